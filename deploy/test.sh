@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Every test of the workspace, against a real Kafka-protocol broker (tansu on
+# loopback, memory storage) started here and stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if ! command -v mold >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq build-essential pkg-config mold >/dev/null
+fi
+deploy/kafka-dev.sh install
+
+dir=$(mktemp -d /tmp/arus-test-broker.XXXXXX)
+port=${ARUS_TEST_BROKER_PORT:-19392}
+trap 'deploy/kafka-dev.sh stop "$dir"; rm -rf "$dir"' EXIT
+export ARUS_KAFKA_BROKERS=$(deploy/kafka-dev.sh start "$port" memory "$dir")
+echo "test broker: $ARUS_KAFKA_BROKERS"
+cargo test --workspace --no-fail-fast -- --test-threads=2 "$@"

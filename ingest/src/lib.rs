@@ -1,0 +1,7 @@
+//! Connectors that bring financial traces into arus: each validates what it
+//! receives, tells the sender at once what it refused and why, and publishes
+//! the rest to Kafka. One connector per file.
+
+pub mod manual;
+
+pub use manual::{Accepted, ManualConnector, ManualEntry, SubmitError};

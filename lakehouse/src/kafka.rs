@@ -1,0 +1,293 @@
+//! The one Kafka client wrapper of arus, over rdkafka: an idempotent producer
+//! (`enable.idempotence=true`, `acks=all`), consumers with manual offset
+//! control that report rebalances to their job, and topic administration.
+//! `ARUS_KAFKA_BROKERS` (and the SASL settings) select the cluster.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arus_schemas::Config;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer as _, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::ClientContext;
+use serde::Serialize;
+
+pub use rdkafka::message::{BorrowedMessage, Message};
+
+/// Kafka could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaClientError {
+    #[error("kafka: {source}")]
+    Kafka {
+        #[from]
+        source: KafkaError,
+    },
+    #[error("could not create topic {topic}: {reason}")]
+    CreateTopic { topic: String, reason: String },
+    #[error("delivery to {topic} failed: {source}")]
+    Delivery { topic: String, source: KafkaError },
+    #[error("could not encode event for {topic}: {source}")]
+    Encode { topic: String, source: serde_json::Error },
+    #[error("no Kafka brokers configured (set ARUS_KAFKA_BROKERS, or use `arus up` for an embedded broker)")]
+    NoBrokers,
+}
+
+type Result<T, E = KafkaClientError> = std::result::Result<T, E>;
+
+/// Connection settings shared by every client of one process.
+#[derive(Clone, Debug)]
+pub struct Kafka {
+    base: ClientConfig,
+    partitions: i32,
+    replication: i32,
+}
+
+impl Kafka {
+    /// Client settings from the configuration; fails when no broker is set.
+    pub fn new(config: &Config) -> Result<Self> {
+        if config.kafka_brokers.trim().is_empty() {
+            return Err(KafkaClientError::NoBrokers);
+        }
+        let mut base = ClientConfig::new();
+        base.set("bootstrap.servers", &config.kafka_brokers)
+            .set("security.protocol", &config.kafka_security_protocol)
+            .set("client.id", "arus");
+        if !config.kafka_sasl_mechanism.is_empty() {
+            base.set("sasl.mechanism", &config.kafka_sasl_mechanism)
+                .set("sasl.username", &config.kafka_sasl_username)
+                .set("sasl.password", config.kafka_sasl_password.expose());
+        }
+        Ok(Kafka { base, partitions: config.kafka_partitions, replication: config.kafka_replication_factor })
+    }
+
+    /// An idempotent producer: `acks=all`, retries without duplicates or
+    /// reordering within a partition.
+    pub fn producer(&self) -> Result<Producer> {
+        let producer: FutureProducer = self
+            .base
+            .clone()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("batch.num.messages", "10000")
+            .set("queue.buffering.max.messages", "500000")
+            .set("message.timeout.ms", "30000")
+            .create()?;
+        Ok(Producer { inner: producer })
+    }
+
+    /// A consumer in `group` subscribed to `topics`, with automatic offset
+    /// commits off: jobs decide positions from the Delta log and commit to
+    /// Kafka only so that lag shows in the usual tools.
+    pub fn consumer(&self, group: &str, topics: &[&str]) -> Result<Consumer> {
+        let context = JobContext { assignment_changed: Arc::new(AtomicBool::new(true)) };
+        let flag = Arc::clone(&context.assignment_changed);
+        let inner: StreamConsumer<JobContext> = self
+            .base
+            .clone()
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000")
+            .set("fetch.wait.max.ms", "50")
+            .set("queued.min.messages", "20000")
+            .create_with_context(context)?;
+        inner.subscribe(topics)?;
+        Ok(Consumer { inner, assignment_changed: flag })
+    }
+
+    fn admin(&self) -> Result<AdminClient<DefaultClientContext>> {
+        Ok(self.base.create()?)
+    }
+
+    /// Creates `topics` with the configured partitions and replication;
+    /// topics that exist already are left as they are. Returns the names created.
+    pub async fn create_topics(&self, topics: &[String]) -> Result<Vec<String>> {
+        let admin = self.admin()?;
+        let new: Vec<NewTopic> = topics
+            .iter()
+            .map(|t| NewTopic::new(t, self.partitions, TopicReplication::Fixed(self.replication)))
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(20)));
+        let mut created = Vec::new();
+        for result in admin.create_topics(&new, &options).await? {
+            match result {
+                Ok(topic) => created.push(topic),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => {
+                    return Err(KafkaClientError::CreateTopic { topic, reason: code.to_string() })
+                }
+            }
+        }
+        Ok(created)
+    }
+
+    /// The cluster's id, or `None` when the broker does not report one.
+    /// Blocks up to `timeout`; call it off the reactor.
+    pub fn cluster_id(&self, timeout: Duration) -> Result<Option<String>> {
+        let admin = self.admin()?;
+        Ok(admin.inner().fetch_cluster_id(timeout))
+    }
+
+    /// Partition counts of `topic` (empty when it does not exist). Blocking.
+    pub fn partitions_of(&self, topic: &str, timeout: Duration) -> Result<Vec<i32>> {
+        let admin = self.admin()?;
+        let metadata = admin.inner().fetch_metadata(Some(topic), timeout)?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect())
+    }
+
+    /// High watermark (the offset the next produced message gets) of each
+    /// partition. Blocking.
+    pub fn high_watermarks(&self, partitions: &[(String, i32)], timeout: Duration) -> Result<HashMap<(String, i32), i64>> {
+        let admin = self.admin()?;
+        partitions
+            .iter()
+            .map(|(topic, partition)| {
+                let (_, high) = admin.inner().fetch_watermarks(topic, *partition, timeout)?;
+                Ok(((topic.clone(), *partition), high))
+            })
+            .collect()
+    }
+
+    /// Succeeds when the cluster answers a metadata request in `timeout`. Blocking.
+    pub fn ping(&self, timeout: Duration) -> Result<()> {
+        let admin = self.admin()?;
+        admin.inner().fetch_metadata(None, timeout)?;
+        Ok(())
+    }
+}
+
+/// Producer of JSON events. Cloning is cheap and shares one connection.
+#[derive(Clone)]
+pub struct Producer {
+    inner: FutureProducer,
+}
+
+impl Producer {
+    /// Sends `value` as JSON to `topic` under `key` and waits for the broker's
+    /// acknowledgement (all in-sync replicas). Returns `(partition, offset)`.
+    pub async fn send_json<T: Serialize>(&self, topic: &str, key: &str, value: &T) -> Result<(i32, i64)> {
+        let payload = serde_json::to_vec(value)
+            .map_err(|source| KafkaClientError::Encode { topic: topic.to_owned(), source })?;
+        self.send_bytes(topic, Some(key.as_bytes()), &payload).await
+    }
+
+    /// Sends raw bytes; see [`Producer::send_json`].
+    pub async fn send_bytes(&self, topic: &str, key: Option<&[u8]>, payload: &[u8]) -> Result<(i32, i64)> {
+        let mut record = FutureRecord::<[u8], [u8]>::to(topic).payload(payload);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        self.inner
+            .send(record, Duration::from_secs(30))
+            .await
+            .map(|delivery| (delivery.partition, delivery.offset))
+            .map_err(|(source, _)| KafkaClientError::Delivery { topic: topic.to_owned(), source })
+    }
+
+    /// Waits until every queued message is delivered or `timeout` passes. Blocking.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        Ok(self.inner.flush(timeout)?)
+    }
+}
+
+/// Records that partitions were assigned or revoked, so the job restores its
+/// positions from the Delta log before it trusts the next message.
+struct JobContext {
+    assignment_changed: Arc<AtomicBool>,
+}
+
+impl ClientContext for JobContext {}
+
+impl ConsumerContext for JobContext {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => tracing::info!(partitions = tpl.count(), "partitions assigned"),
+            Rebalance::Revoke(tpl) => tracing::info!(partitions = tpl.count(), "partitions revoked"),
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+        }
+        self.assignment_changed.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A group consumer of one job. Positions are the job's to decide: nothing
+/// is committed automatically.
+pub struct Consumer {
+    inner: StreamConsumer<JobContext>,
+    assignment_changed: Arc<AtomicBool>,
+}
+
+impl Consumer {
+    /// The next message. Rebalance callbacks run inside this call.
+    pub async fn recv(&self) -> Result<BorrowedMessage<'_>> {
+        Ok(self.inner.recv().await?)
+    }
+
+    /// True once after every assignment or revocation (and before the first
+    /// message); the caller must then restore positions with [`Consumer::seek_to`].
+    pub fn take_assignment_changed(&self) -> bool {
+        self.assignment_changed.swap(false, Ordering::SeqCst)
+    }
+
+    /// Partitions currently assigned to this consumer, as `(topic, partition)`.
+    pub fn assignment(&self) -> Result<Vec<(String, i32)>> {
+        Ok(self
+            .inner
+            .assignment()?
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect())
+    }
+
+    /// Moves each partition to the given next offset (`None`: the
+    /// beginning). Retries while librdkafka is still starting the fetcher
+    /// for a new assignment.
+    pub async fn seek_to(&self, positions: &HashMap<(String, i32), Option<i64>>) -> Result<()> {
+        for ((topic, partition), next) in positions {
+            let offset = next.map_or(Offset::Beginning, Offset::Offset);
+            let mut attempt = 0;
+            loop {
+                match self.inner.seek(topic, *partition, offset, Duration::from_secs(5)) {
+                    Ok(()) => break,
+                    Err(e) if attempt < 50 => {
+                        attempt += 1;
+                        tracing::debug!(%topic, partition, error = %e, "seek not possible yet; retrying");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits next offsets to Kafka, for lag visibility only (asynchronous;
+    /// a lost commit changes nothing about what the job writes).
+    pub fn commit_for_lag(&self, next_offsets: &[(String, i32, i64)]) -> Result<()> {
+        if next_offsets.is_empty() {
+            return Ok(());
+        }
+        let mut tpl = TopicPartitionList::new();
+        for (topic, partition, next) in next_offsets {
+            tpl.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
+        }
+        self.inner.commit(&tpl, rdkafka::consumer::CommitMode::Async)?;
+        Ok(())
+    }
+}

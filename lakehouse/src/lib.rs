@@ -1,0 +1,52 @@
+//! Kafka log and Delta tables of arus: the one Kafka client wrapper
+//! ([`kafka`]), the table catalogue ([`catalogue`]), the exactly-once writer
+//! every job commits through ([`writer`]), and the DataFusion session that
+//! reads the tables at their latest version ([`query`]).
+
+pub mod catalogue;
+pub mod kafka;
+pub mod offsets;
+pub mod query;
+pub mod writer;
+
+pub use catalogue::{Lake, TableSummary};
+pub use kafka::{Consumer, Kafka, KafkaClientError, Producer};
+pub use query::LakeSession;
+pub use offsets::{plan_resume, ResumePlan};
+pub use writer::{app_id, ExactlyOnceWriter, Flushed, StoredPositions, WriterSettings};
+
+/// Something went wrong between a job and the lake.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("invalid lake URI {uri}: {reason}")]
+    BadUri { uri: String, reason: String },
+    #[error("cannot prepare {path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+    #[error("table {table}: schema cannot be expressed in Delta: {reason}")]
+    Schema { table: &'static str, reason: String },
+    #[error("table {table}: rows do not fit the table schema: {reason}")]
+    Rows { table: &'static str, reason: String },
+    #[error("delta: {source}")]
+    Delta {
+        #[from]
+        source: deltalake::DeltaTableError,
+    },
+    #[error("query: {source}")]
+    Query {
+        #[from]
+        source: datafusion::error::DataFusionError,
+    },
+    #[error("arrow: {source}")]
+    Arrow {
+        #[from]
+        source: arrow::error::ArrowError,
+    },
+    /// The offsets stored in the Delta log were written against another Kafka
+    /// cluster, or the broker lost its data: continuing would skip messages.
+    #[error(
+        "stored offsets of job {job} do not match the Kafka cluster: {detail}. \
+         Set ARUS_KAFKA_OFFSET_MISMATCH=reprocess to read the affected partitions from the beginning \
+         (idempotency keys keep rows from doubling), or point ARUS_KAFKA_BROKERS at the original cluster"
+    )]
+    InconsistentStoredOffsets { job: String, detail: String },
+}

@@ -1,0 +1,151 @@
+//! One DataFusion session over every Delta table of the catalogue. Each
+//! table is registered through [`LatestTable`], which reloads the Delta log
+//! (at most every `refresh` interval) before planning a scan, so a query sees
+//! what jobs committed moments ago without re-registering anything.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use arus_schemas::tables;
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::TableType;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionContext;
+use deltalake::DeltaTable;
+use tokio::sync::Mutex;
+
+use crate::{Lake, LakeError};
+
+struct Loaded {
+    table: DeltaTable,
+    provider: Arc<dyn TableProvider>,
+    refreshed: Instant,
+}
+
+/// A Delta table that DataFusion always reads at (nearly) its latest version.
+pub struct LatestTable {
+    name: &'static str,
+    schema: SchemaRef,
+    refresh: Duration,
+    loaded: Mutex<Loaded>,
+}
+
+impl std::fmt::Debug for LatestTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LatestTable").field("name", &self.name).finish()
+    }
+}
+
+impl LatestTable {
+    async fn new(name: &'static str, table: DeltaTable, refresh: Duration) -> Result<Self, LakeError> {
+        let provider = table.table_provider().await?;
+        Ok(LatestTable {
+            name,
+            schema: provider.schema(),
+            refresh,
+            loaded: Mutex::new(Loaded { table, provider, refreshed: Instant::now() }),
+        })
+    }
+
+    /// The provider of the latest version, reloading the log when the last
+    /// reload is older than the refresh interval.
+    async fn current(&self) -> DfResult<Arc<dyn TableProvider>> {
+        let mut loaded = self.loaded.lock().await;
+        if loaded.refreshed.elapsed() >= self.refresh {
+            let before = loaded.table.version();
+            loaded.table.update_incremental(None).await.map_err(|e| DataFusionError::External(Box::new(e)))?;
+            if loaded.table.version() != before {
+                loaded.provider = loaded.table.table_provider().await.map_err(|e| DataFusionError::External(Box::new(e)))?;
+            }
+            loaded.refreshed = Instant::now();
+        }
+        Ok(Arc::clone(&loaded.provider))
+    }
+}
+
+#[async_trait]
+impl TableProvider for LatestTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        // Inexact: the Delta scan may prune files and row groups with them,
+        // and DataFusion still applies every filter to what comes back.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        self.current().await?.scan(state, projection, filters, limit).await
+    }
+}
+
+/// Runs `sql` against `table` alone, registered as `name`, at the version
+/// `table` holds. For jobs rebuilding state from what they committed.
+pub async fn query_table(table: &DeltaTable, name: &str, sql: &str) -> Result<Vec<RecordBatch>, LakeError> {
+    let ctx = SessionContext::new();
+    table.update_datafusion_session(&ctx.state())?;
+    ctx.register_table(name, table.table_provider().await?)?;
+    Ok(ctx.sql(sql).await?.collect().await?)
+}
+
+/// Calls `f` with every non-null value of the string column `column` of
+/// `table` (registered as `name`). For jobs rebuilding state, such as the
+/// ids they have written.
+pub async fn for_each_string(table: &DeltaTable, name: &str, column: &str, mut f: impl FnMut(&str)) -> Result<(), LakeError> {
+    let batches = query_table(table, name, &format!("SELECT \"{column}\" FROM \"{name}\"")).await?;
+    for batch in &batches {
+        let values = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
+        let values = values
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .ok_or_else(|| LakeError::Rows { table: "?", reason: format!("{name}.{column} is not a string column") })?;
+        values.iter().flatten().for_each(&mut f);
+    }
+    Ok(())
+}
+
+/// The DataFusion session of a process, with every catalogue table registered
+/// under its name.
+#[derive(Clone)]
+pub struct LakeSession {
+    ctx: SessionContext,
+}
+
+impl LakeSession {
+    /// Registers every table of the catalogue (creating missing ones).
+    pub async fn open(lake: &Lake, refresh: Duration) -> Result<Self, LakeError> {
+        let ctx = SessionContext::new();
+        for def in tables::ALL {
+            let table = lake.open_or_create(def).await?;
+            table.update_datafusion_session(&ctx.state())?;
+            let provider = LatestTable::new(def.name, table, refresh).await?;
+            ctx.register_table(def.name, Arc::new(provider))?;
+        }
+        Ok(LakeSession { ctx })
+    }
+
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Runs `sql` and collects the result.
+    pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>, LakeError> {
+        Ok(self.ctx.sql(sql).await?.collect().await?)
+    }
+}

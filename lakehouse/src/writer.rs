@@ -1,0 +1,280 @@
+//! The exactly-once writer every job commits through (the protocol of
+//! delta-io/kafka-delta-ingest). Rows are buffered with the Kafka position
+//! they came from; a flush is one Delta commit carrying the new Parquet files
+//! and one `txn` action per source partition (`appId = {job}-{topic}-{partition}`,
+//! `version` = last offset written). On start and after every rebalance the
+//! job restores those versions and skips any message at or below them, so a
+//! crash at any point neither loses nor repeats a row. Kafka's own committed
+//! offsets are never trusted.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use arrow::datatypes::FieldRef;
+use arus_schemas::tables::TableDef;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Transaction};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::DeltaTable;
+use serde::Serialize;
+
+use crate::{Lake, LakeError};
+
+/// When a writer commits.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterSettings {
+    /// Commit when this many rows are buffered.
+    pub max_rows: usize,
+    /// Commit when the oldest buffered message has waited this long.
+    pub max_latency: Duration,
+    /// Write a Delta checkpoint every this many table versions.
+    pub checkpoint_interval: u64,
+}
+
+impl WriterSettings {
+    pub fn from_config(config: &arus_schemas::Config) -> Self {
+        WriterSettings {
+            max_rows: config.batch_max_rows,
+            max_latency: Duration::from_millis(config.batch_max_latency_ms),
+            checkpoint_interval: config.checkpoint_interval,
+        }
+    }
+}
+
+/// The `txn` application id under which `job` records its position in
+/// `topic`/`partition`.
+pub fn app_id(job: &str, topic: &str, partition: i32) -> String {
+    format!("{job}-{topic}-{partition}")
+}
+
+/// The `txn` application id recording which Kafka cluster `job`'s offsets
+/// belong to (its version is [`cluster_fingerprint`] of the cluster id).
+fn cluster_app_id(job: &str) -> String {
+    format!("{job}-kafka-cluster")
+}
+
+/// A stable 63-bit fingerprint (FNV-1a) of a cluster id, storable as a `txn` version.
+pub fn cluster_fingerprint(cluster_id: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in cluster_id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (hash >> 1) as i64
+}
+
+/// What one flush committed.
+#[derive(Debug, Clone)]
+pub struct Flushed {
+    pub version: u64,
+    pub rows: usize,
+    /// `(topic, partition, last offset)` recorded by this commit.
+    pub positions: Vec<(String, i32, i64)>,
+}
+
+/// Positions read back from the Delta log.
+#[derive(Debug, Clone, Default)]
+pub struct StoredPositions {
+    /// Last offset written per `(topic, partition)`; absent when never written.
+    pub last_offsets: HashMap<(String, i32), i64>,
+    /// Fingerprint of the cluster the offsets were written against, if recorded.
+    pub cluster: Option<i64>,
+}
+
+#[derive(Debug)]
+struct Position {
+    topic: String,
+    partition: i32,
+    /// Last offset recorded in the Delta log.
+    committed: Option<i64>,
+    /// Last offset buffered and not yet committed.
+    pending: Option<i64>,
+}
+
+/// Buffers rows of one table for one job and commits them exactly once.
+pub struct ExactlyOnceWriter<T> {
+    job: String,
+    def: &'static TableDef,
+    table: DeltaTable,
+    fields: Vec<FieldRef>,
+    settings: WriterSettings,
+    rows: Vec<T>,
+    oldest: Option<Instant>,
+    positions: Vec<Position>,
+    cluster_id: Option<String>,
+}
+
+impl<T: Serialize> ExactlyOnceWriter<T> {
+    /// Opens (creating if needed) `def` in `lake` for `job`.
+    pub async fn open(lake: &Lake, def: &'static TableDef, job: &str, settings: WriterSettings) -> Result<Self, LakeError> {
+        let table = lake.open_or_create(def).await?;
+        let fields = def.schema().fields().iter().cloned().collect();
+        Ok(ExactlyOnceWriter {
+            job: job.to_owned(),
+            def,
+            table,
+            fields,
+            settings,
+            rows: Vec::new(),
+            oldest: None,
+            positions: Vec::new(),
+            cluster_id: None,
+        })
+    }
+
+    /// The table as of the last restore or flush.
+    pub fn table(&self) -> &DeltaTable {
+        &self.table
+    }
+
+    /// Records the Kafka cluster this writer's offsets belong to; written
+    /// with every commit.
+    pub fn set_cluster_id(&mut self, cluster_id: Option<String>) {
+        self.cluster_id = cluster_id;
+    }
+
+    /// Drops everything buffered, reloads the table and reads the stored
+    /// positions of `partitions`. Call on start, after every rebalance and
+    /// after a failed flush (which may or may not have committed).
+    pub async fn restore(&mut self, partitions: &[(String, i32)]) -> Result<StoredPositions, LakeError> {
+        self.rows.clear();
+        self.oldest = None;
+        self.positions.clear();
+        self.table.update_incremental(None).await?;
+        let state = self.table.snapshot()?;
+        let log_store = self.table.log_store();
+        let mut stored = StoredPositions::default();
+        for (topic, partition) in partitions {
+            let last = state.transaction_version(log_store.as_ref(), app_id(&self.job, topic, *partition)).await?;
+            if let Some(offset) = last {
+                stored.last_offsets.insert((topic.clone(), *partition), offset);
+            }
+            self.positions.push(Position { topic: topic.clone(), partition: *partition, committed: last, pending: None });
+        }
+        stored.cluster = state.transaction_version(log_store.as_ref(), cluster_app_id(&self.job)).await?;
+        Ok(stored)
+    }
+
+    /// Treats `topic`/`partition` as never written (after an explicit
+    /// decision to reprocess it, see `OffsetMismatchPolicy::Reprocess`).
+    pub fn forget(&mut self, topic: &str, partition: i32) {
+        if let Some(p) = self.position_mut(topic, partition) {
+            p.committed = None;
+        }
+    }
+
+    fn position_mut(&mut self, topic: &str, partition: i32) -> Option<&mut Position> {
+        self.positions.iter_mut().find(|p| p.partition == partition && p.topic == topic)
+    }
+
+    /// True when the message at `offset` is already in the table (or
+    /// deliberately consumed by an earlier commit): the caller must skip it.
+    pub fn is_written(&self, topic: &str, partition: i32, offset: i64) -> bool {
+        self.positions
+            .iter()
+            .find(|p| p.partition == partition && p.topic == topic)
+            .and_then(|p| p.committed)
+            .is_some_and(|committed| offset <= committed)
+    }
+
+    /// Buffers the outcome of the message at `offset`: a row, or `None` when
+    /// the message yields no row (a duplicate, or a dead letter already
+    /// delivered) but must still count as consumed.
+    pub fn push(&mut self, row: Option<T>, topic: &str, partition: i32, offset: i64) {
+        match self.position_mut(topic, partition) {
+            Some(p) => p.pending = Some(p.pending.map_or(offset, |o| o.max(offset))),
+            None => self.positions.push(Position {
+                topic: topic.to_owned(),
+                partition,
+                committed: None,
+                pending: Some(offset),
+            }),
+        }
+        if let Some(row) = row {
+            self.rows.push(row);
+        }
+        self.oldest.get_or_insert_with(Instant::now);
+    }
+
+    /// Rows buffered and not yet committed.
+    pub fn buffered_rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// When the buffer must be committed by, if anything is buffered.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.oldest.map(|t| t + self.settings.max_latency)
+    }
+
+    /// True when the buffer is full or its oldest message has waited long enough.
+    pub fn is_due(&self) -> bool {
+        self.rows.len() >= self.settings.max_rows || self.deadline().is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Next offsets to report to Kafka for lag: one past the last committed offset.
+    pub fn committed_next_offsets(&self) -> Vec<(String, i32, i64)> {
+        self.positions
+            .iter()
+            .filter_map(|p| p.committed.map(|c| (p.topic.clone(), p.partition, c + 1)))
+            .collect()
+    }
+
+    /// **The commit point.** Writes the buffered rows as Parquet files and
+    /// commits them with the buffered positions in one Delta transaction.
+    /// Returns `None` when nothing was buffered. On error the buffer is kept
+    /// but its fate is unknown: call [`ExactlyOnceWriter::restore`] before
+    /// going on.
+    pub async fn flush(&mut self) -> Result<Option<Flushed>, LakeError> {
+        let positions: Vec<(String, i32, i64)> = self
+            .positions
+            .iter()
+            .filter_map(|p| p.pending.map(|o| (p.topic.clone(), p.partition, o)))
+            .collect();
+        if positions.is_empty() {
+            return Ok(None);
+        }
+        let mut actions = Vec::new();
+        if !self.rows.is_empty() {
+            let batch = serde_arrow::to_record_batch(&self.fields, &self.rows)
+                .map_err(|e| LakeError::Rows { table: self.def.name, reason: e.to_string() })?;
+            let mut files = RecordBatchWriter::for_table(&self.table)?;
+            files.write(batch).await?;
+            actions.extend(files.flush().await?.into_iter().map(Action::Add));
+        }
+        let mut txns: Vec<Transaction> =
+            positions.iter().map(|(t, p, o)| Transaction::new(app_id(&self.job, t, *p), *o)).collect();
+        let mut metadata = vec![("arus.job".to_owned(), serde_json::Value::from(self.job.clone()))];
+        if let Some(cluster) = &self.cluster_id {
+            txns.push(Transaction::new(cluster_app_id(&self.job), cluster_fingerprint(cluster)));
+            metadata.push(("arus.kafka_cluster_id".to_owned(), serde_json::Value::from(cluster.clone())));
+        }
+        let properties = CommitProperties::default()
+            .with_application_transactions(txns)
+            .with_metadata(metadata)
+            .with_create_checkpoint(false);
+        let partition_by = (!self.def.partition_columns.is_empty())
+            .then(|| self.def.partition_columns.iter().map(|c| c.to_string()).collect());
+        let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by, predicate: None };
+        let committed = CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(Some(self.table.snapshot()?), self.table.log_store(), operation)
+            .await?;
+        let version = committed.version();
+        self.table.update_incremental(Some(version)).await?;
+        if version > 0 && version % self.settings.checkpoint_interval == 0 {
+            deltalake::checkpoints::create_checkpoint(&self.table, None).await?;
+            tracing::debug!(table = self.def.name, version, "checkpoint written");
+        }
+
+        let rows = self.rows.len();
+        self.rows.clear();
+        self.oldest = None;
+        for p in &mut self.positions {
+            if let Some(pending) = p.pending.take() {
+                p.committed = Some(pending);
+            }
+        }
+        Ok(Some(Flushed { version, rows, positions }))
+    }
+}

@@ -1,0 +1,304 @@
+//! The one configuration struct of arus. Every setting has a default that
+//! works on one machine; a TOML file (`--config`) overrides the defaults and
+//! `ARUS_*` environment variables override the file. Field names are the
+//! environment variable names without the `ARUS_` prefix, lower-cased.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// A value that must never be printed or logged. It serialises and debugs as
+/// `********`; read it with [`Secret::expose`].
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_set(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.is_set() { "********" } else { "" })
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.is_set() { "********" } else { "" })
+    }
+}
+
+/// What a job does when the offsets stored in Delta do not belong to the
+/// Kafka cluster it is connected to (another cluster id, or an offset beyond
+/// the partition's end, as after a broker reset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OffsetMismatchPolicy {
+    /// Refuse to start and say what differs (default): nothing is skipped silently.
+    Fail,
+    /// Forget the stored offsets of the affected partitions and read them from
+    /// the beginning; idempotency keys keep rows from doubling.
+    Reprocess,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable, for a terminal.
+    Pretty,
+    /// One JSON object per line, for production log pipelines.
+    Json,
+}
+
+/// Effective configuration of an arus process.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Config {
+    /// Root of local state: the lake (unless `lake_uri` says otherwise), the
+    /// embedded broker's storage, uploaded media.
+    pub data_dir: PathBuf,
+    /// Where the Delta tables live: a path, `file:///…` or `s3://bucket/prefix`.
+    /// Empty means `{data_dir}/lake`.
+    pub lake_uri: String,
+
+    /// `host:port[,host:port…]` of a Kafka cluster. Empty means `arus up`
+    /// starts an embedded broker (tansu) under `data_dir`.
+    pub kafka_brokers: String,
+    /// Partitions of every topic `arus topics create` makes.
+    pub kafka_partitions: i32,
+    pub kafka_replication_factor: i32,
+    /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`.
+    pub kafka_security_protocol: String,
+    /// `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`; empty when SASL is not used.
+    pub kafka_sasl_mechanism: String,
+    pub kafka_sasl_username: String,
+    pub kafka_sasl_password: Secret,
+    /// Prepended to every topic name, for deployments sharing a cluster.
+    pub topic_prefix: String,
+    /// Consumer groups are `{group_prefix}.{job}`.
+    pub group_prefix: String,
+    pub kafka_offset_mismatch: OffsetMismatchPolicy,
+
+    /// Port of the embedded broker `arus up` starts when `kafka_brokers` is empty.
+    pub embedded_broker_port: u16,
+    /// `sqlite` (kept across restarts) or `memory` storage for the embedded broker.
+    pub embedded_broker_storage: String,
+    /// The tansu executable; found on `PATH` or in `~/.cargo/bin` when not absolute.
+    pub tansu_bin: String,
+
+    /// A job commits to Delta when this many rows are buffered…
+    pub batch_max_rows: usize,
+    /// …or when the oldest buffered message has waited this long.
+    pub batch_max_latency_ms: u64,
+    /// A Delta checkpoint is written every this many commits of a table.
+    pub checkpoint_interval: u64,
+
+    /// Address of the HTTP API.
+    pub http_addr: SocketAddr,
+    /// The serving layer reloads a table's Delta log at most this often.
+    pub table_refresh_ms: u64,
+
+    pub log_format: LogFormat,
+    /// `tracing` filter, e.g. `info,arus_lakehouse=debug`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            lake_uri: String::new(),
+            kafka_brokers: String::new(),
+            kafka_partitions: 6,
+            kafka_replication_factor: 1,
+            kafka_security_protocol: "plaintext".into(),
+            kafka_sasl_mechanism: String::new(),
+            kafka_sasl_username: String::new(),
+            kafka_sasl_password: Secret::default(),
+            topic_prefix: String::new(),
+            group_prefix: "arus".into(),
+            kafka_offset_mismatch: OffsetMismatchPolicy::Fail,
+            embedded_broker_port: 19092,
+            embedded_broker_storage: "sqlite".into(),
+            tansu_bin: "tansu".into(),
+            batch_max_rows: 20_000,
+            batch_max_latency_ms: 400,
+            checkpoint_interval: 20,
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            table_refresh_ms: 100,
+            log_format: LogFormat::Pretty,
+            log: "info".into(),
+        }
+    }
+}
+
+/// Configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path} does not exist")]
+    MissingFile { path: PathBuf },
+    #[error("invalid configuration: {source}")]
+    Invalid {
+        #[from]
+        source: Box<figment::Error>,
+    },
+    #[error("invalid configuration: {0}")]
+    Value(String),
+}
+
+impl Config {
+    /// Defaults, then the TOML file at `file` (if given), then `ARUS_*`
+    /// environment variables. Returns the configuration and the names of
+    /// `ARUS_*` variables that match no setting (likely typos).
+    pub fn load(file: Option<&Path>) -> Result<(Config, Vec<String>), ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile { path: path.to_owned() });
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("ARUS_"));
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.check()?;
+        Ok((config, unknown_env_settings(std::env::vars().map(|(k, _)| k))))
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let fail = |m: &str| Err(ConfigError::Value(m.to_owned()));
+        if self.kafka_partitions < 1 {
+            return fail("kafka_partitions must be at least 1");
+        }
+        if self.batch_max_rows == 0 {
+            return fail("batch_max_rows must be at least 1");
+        }
+        if self.checkpoint_interval == 0 {
+            return fail("checkpoint_interval must be at least 1");
+        }
+        if !matches!(self.embedded_broker_storage.as_str(), "sqlite" | "memory") {
+            return fail("embedded_broker_storage must be `sqlite` or `memory`");
+        }
+        Ok(())
+    }
+
+    /// The lake root as a URI string (a local path is made absolute).
+    pub fn lake_uri(&self) -> String {
+        if !self.lake_uri.is_empty() {
+            return self.lake_uri.clone();
+        }
+        absolute(&self.data_dir.join("lake")).display().to_string()
+    }
+
+    /// The topic `name` under this deployment's prefix.
+    pub fn topic(&self, name: &str) -> String {
+        format!("{}{}", self.topic_prefix, name)
+    }
+
+    /// The consumer group of `job`.
+    pub fn group(&self, job: &str) -> String {
+        format!("{}.{}", self.group_prefix, job)
+    }
+
+    /// The effective configuration as TOML, secrets masked.
+    pub fn to_toml_masked(&self) -> String {
+        toml_lines(self)
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_owned())
+    }
+}
+
+/// Names of `ARUS_*` variables that match no field of [`Config`].
+fn unknown_env_settings(names: impl Iterator<Item = String>) -> Vec<String> {
+    let known = serde_json::to_value(Config::default()).ok();
+    let known = known.as_ref().and_then(|v| v.as_object());
+    names
+        .filter_map(|name| {
+            let key = name.strip_prefix("ARUS_")?.to_ascii_lowercase();
+            let is_known = known.is_some_and(|k| k.contains_key(&key));
+            (!is_known).then_some(name)
+        })
+        .collect()
+}
+
+/// `key = value` lines; every value a TOML literal.
+fn toml_lines(config: &Config) -> String {
+    let value = serde_json::to_value(config).unwrap_or_default();
+    let mut out = String::new();
+    if let Some(map) = value.as_object() {
+        for (key, value) in map {
+            let literal = match value {
+                serde_json::Value::String(s) => format!("{s:?}"),
+                other => other.to_string(),
+            };
+            out.push_str(&format!("{key} = {literal}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let mut c = Config::default();
+        c.kafka_sasl_password = Secret::new("hunter2");
+        assert!(!c.to_toml_masked().contains("hunter2"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(c.to_toml_masked().contains("kafka_sasl_password = \"********\""));
+    }
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        let dir = std::env::temp_dir().join(format!("arus-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("arus.toml");
+        std::fs::write(&path, "kafka_partitions = 3\nbatch_max_rows = 10\nkafka_sasl_password = \"s3cret\"\n").unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ARUS_BATCH_MAX_ROWS", "99");
+            jail.set_env("ARUS_KAFKA_BROKERS", "127.0.0.1:9092");
+            jail.set_env("ARUS_KAFKA_BROKER", "typo");
+            let (c, unknown) = Config::load(Some(&path)).unwrap();
+            assert_eq!(c.kafka_partitions, 3);
+            assert_eq!(c.batch_max_rows, 99);
+            assert_eq!(c.kafka_brokers, "127.0.0.1:9092");
+            assert_eq!(c.kafka_sasl_password.expose(), "s3cret");
+            assert_eq!(c.http_addr, Config::default().http_addr);
+            assert!(unknown.contains(&"ARUS_KAFKA_BROKER".to_owned()));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_setting_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ARUS_KAFKA_PARTITIONS", "0");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("kafka_partitions"), "{err}");
+            jail.set_env("ARUS_KAFKA_PARTITIONS", "lots");
+            let err = Config::load(None).unwrap_err().to_string();
+            assert!(err.contains("kafka_partitions") || err.contains("KAFKA_PARTITIONS"), "{err}");
+            Ok(())
+        });
+    }
+}

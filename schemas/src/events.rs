@@ -1,0 +1,441 @@
+//! Event types carried on arus's topics. Each has `schema_version` and the
+//! tenant (`user_id`); amounts are signed integer rupiah (money in is
+//! positive, money out negative), never floats.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::SCHEMA_VERSION;
+
+/// Namespace of the deterministic transaction ids (UUIDv5 of user and
+/// idempotency key), so that the same captured transaction always gets the
+/// same id, whichever connector or retry published it.
+const TRANSACTION_ID_NAMESPACE: Uuid = Uuid::from_u128(0x8c1f_4d2e_6a5b_4f3c_9e21_7d0a_b6c4_e1f5);
+
+/// Largest amount accepted, in rupiah (one quadrillion): anything larger is a
+/// parsing accident, not a micro-business transaction.
+pub const MAX_ABS_AMOUNT: i64 = 1_000_000_000_000_000;
+
+/// Where a transaction was captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TxnSource {
+    Manual,
+    Csv,
+    Xlsx,
+    Ocr,
+    Whatsapp,
+}
+
+impl TxnSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxnSource::Manual => "manual",
+            TxnSource::Csv => "csv",
+            TxnSource::Xlsx => "xlsx",
+            TxnSource::Ocr => "ocr",
+            TxnSource::Whatsapp => "whatsapp",
+        }
+    }
+}
+
+/// A transaction as a connector captured it, before validation and
+/// enrichment. Published on [`crate::topics::TXN_RAW`], keyed by `user_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TxnRaw {
+    pub schema_version: u32,
+    /// Tenant: the person or business the transaction belongs to.
+    pub user_id: String,
+    /// Chosen by the connector so that capturing the same transaction twice
+    /// (a retried upload, a re-imported statement) yields one row.
+    pub idempotency_key: String,
+    pub source: TxnSource,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    /// Signed rupiah: positive is money in, negative is money out.
+    pub amount: i64,
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub counterparty: Option<String>,
+    /// Object-store path of the photo or file this came from, if any.
+    #[serde(default)]
+    pub media_ref: Option<String>,
+    pub captured_at: DateTime<Utc>,
+}
+
+fn default_currency() -> String {
+    "IDR".to_owned()
+}
+
+/// One reason an event or request was refused, addressed to a field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ValidationError {
+    pub field: String,
+    /// Stable machine-readable code, e.g. `required`, `out_of_range`.
+    pub code: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    fn new(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self { field: field.to_owned(), code: code.to_owned(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Checks `schema_version` against what this build understands.
+pub fn check_schema_version(version: u32) -> Result<(), ValidationError> {
+    if version == 0 || version > SCHEMA_VERSION {
+        return Err(ValidationError::new(
+            "schema_version",
+            "unsupported_version",
+            format!("schema_version {version} is not supported (1..={SCHEMA_VERSION})"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_identifier(field: &str, value: &str, max_len: usize, errors: &mut Vec<ValidationError>) {
+    if value.trim().is_empty() {
+        errors.push(ValidationError::new(field, "required", format!("{field} must not be empty")));
+    } else if value.chars().count() > max_len {
+        errors.push(ValidationError::new(field, "too_long", format!("{field} is longer than {max_len} characters")));
+    } else if value.chars().any(char::is_control) {
+        errors.push(ValidationError::new(field, "invalid", format!("{field} contains control characters")));
+    }
+}
+
+impl TxnRaw {
+    /// The id of the transaction this event becomes: a UUIDv5 of the tenant
+    /// and the idempotency key.
+    pub fn transaction_id(&self) -> String {
+        transaction_uuid(&self.user_id, &self.idempotency_key).to_string()
+    }
+
+    /// Every reason this event cannot become a transaction; empty when valid.
+    /// `now` bounds `occurred_at` (at most one day in the future, allowing for
+    /// clocks and time zones).
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<(), Vec<ValidationError>> {
+        let mut errors = Vec::new();
+        if let Err(e) = check_schema_version(self.schema_version) {
+            errors.push(e);
+        }
+        check_identifier("user_id", &self.user_id, 128, &mut errors);
+        check_identifier("idempotency_key", &self.idempotency_key, 256, &mut errors);
+        if let Some(account) = &self.account_id {
+            check_identifier("account_id", account, 128, &mut errors);
+        }
+        if self.amount == 0 {
+            errors.push(ValidationError::new("amount", "zero", "amount must not be zero"));
+        } else if self.amount.unsigned_abs() > MAX_ABS_AMOUNT as u64 {
+            errors.push(ValidationError::new(
+                "amount",
+                "out_of_range",
+                format!("amount exceeds {MAX_ABS_AMOUNT} rupiah"),
+            ));
+        }
+        if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            errors.push(ValidationError::new("currency", "invalid", "currency must be an ISO 4217 code such as IDR"));
+        }
+        if self.description.chars().count() > 1000 {
+            errors.push(ValidationError::new("description", "too_long", "description is longer than 1000 characters"));
+        }
+        let earliest = DateTime::parse_from_rfc3339("1970-01-01T00:00:00Z").map(|d| d.with_timezone(&Utc));
+        if earliest.is_ok_and(|e| self.occurred_at < e) {
+            errors.push(ValidationError::new("occurred_at", "out_of_range", "occurred_at is before 1970"));
+        } else if self.occurred_at > now + chrono::Duration::days(1) {
+            errors.push(ValidationError::new("occurred_at", "in_future", "occurred_at is more than a day in the future"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}
+
+/// The deterministic id of the transaction captured by `user_id` under `idempotency_key`.
+pub fn transaction_uuid(user_id: &str, idempotency_key: &str) -> Uuid {
+    let name = format!("{user_id}\u{1f}{idempotency_key}");
+    Uuid::new_v5(&TRANSACTION_ID_NAMESPACE, name.as_bytes())
+}
+
+/// [`transaction_uuid`] as the string stored in `transactions.id`.
+pub fn transaction_id(user_id: &str, idempotency_key: &str) -> String {
+    transaction_uuid(user_id, idempotency_key).to_string()
+}
+
+/// Western Indonesia Time (WIB, UTC+7, no daylight saving): the zone months
+/// and days are counted in.
+pub fn jakarta() -> FixedOffset {
+    FixedOffset::east_opt(7 * 3600).expect("UTC+7 is a valid offset")
+}
+
+/// Processing state of a transaction row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionStatus {
+    /// Stored, waiting for the classifier.
+    PendingCategory,
+    /// Categorised by the model; the person has not confirmed it.
+    AiCategorized,
+    /// Category confirmed or corrected by the person.
+    UserConfirmed,
+}
+
+/// A validated transaction: a row of the `transactions` Delta table
+/// (partitioned by `month`, in WIB).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Transaction {
+    pub schema_version: i32,
+    pub id: String,
+    pub user_id: String,
+    pub account_id: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    /// `YYYY-MM` of `occurred_at` in WIB; the table's partition column.
+    pub month: String,
+    /// Signed rupiah: positive is money in, negative is money out.
+    pub amount: i64,
+    pub currency: String,
+    pub description: String,
+    pub counterparty: Option<String>,
+    pub source: TxnSource,
+    pub category_id: Option<String>,
+    /// Top class probability of the classifier, 0..=1.
+    pub category_confidence: Option<f64>,
+    pub status: TransactionStatus,
+    pub idempotency_key: String,
+    pub media_ref: Option<String>,
+    pub captured_at: DateTime<Utc>,
+    pub ingested_at: DateTime<Utc>,
+    /// Kafka partition and offset of the `TxnRaw` this row came from.
+    pub source_partition: Option<i32>,
+    pub source_offset: Option<i64>,
+}
+
+impl Transaction {
+    /// A new, uncategorised transaction from a validated raw event.
+    pub fn from_raw(raw: TxnRaw, ingested_at: DateTime<Utc>, partition: i32, offset: i64) -> Self {
+        let id = raw.transaction_id();
+        let month = raw.occurred_at.with_timezone(&jakarta()).format("%Y-%m").to_string();
+        Transaction {
+            schema_version: SCHEMA_VERSION as i32,
+            id,
+            user_id: raw.user_id,
+            account_id: raw.account_id,
+            occurred_at: raw.occurred_at,
+            month,
+            amount: raw.amount,
+            currency: raw.currency,
+            description: raw.description,
+            counterparty: raw.counterparty,
+            source: raw.source,
+            category_id: None,
+            category_confidence: None,
+            status: TransactionStatus::PendingCategory,
+            idempotency_key: raw.idempotency_key,
+            media_ref: raw.media_ref,
+            captured_at: raw.captured_at,
+            ingested_at,
+            source_partition: Some(partition),
+            source_offset: Some(offset),
+        }
+    }
+}
+
+/// What kind of thing an alert reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    Overspending,
+    Anomaly,
+    TierUp,
+    TierDown,
+    GoalReached,
+    ForecastShortfall,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+/// Something a person should hear about. Published on
+/// [`crate::topics::ALERT`], keyed by `user_id`; the notifier delivers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Alert {
+    pub schema_version: u32,
+    /// Deterministic per (kind, subject, period) so replays do not repeat an alert.
+    pub id: String,
+    pub user_id: String,
+    pub kind: AlertKind,
+    pub severity: Severity,
+    /// What the alert is about: a transaction, budget, goal or customer id.
+    pub subject_id: Option<String>,
+    pub title: String,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+    /// Figures behind the alert (amounts in rupiah, scores), for dashboards and bots.
+    #[serde(default)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Why a message became a dead letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadLetterKind {
+    /// The bytes are not JSON (or not UTF-8).
+    NotJson,
+    /// JSON, but not the event's shape: a missing field or a wrong type.
+    WrongShape,
+    /// The event's shape, but its values are refused (see the reason).
+    Invalid,
+    /// `schema_version` this build does not understand.
+    UnsupportedVersion,
+}
+
+impl DeadLetterKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadLetterKind::NotJson => "not_json",
+            DeadLetterKind::WrongShape => "wrong_shape",
+            DeadLetterKind::Invalid => "invalid",
+            DeadLetterKind::UnsupportedVersion => "unsupported_version",
+        }
+    }
+}
+
+/// What could not be processed, with enough to find, understand and replay
+/// it. Published on [`crate::topics::DLQ`] and materialised into the `dlq`
+/// table. Also a row of that table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DeadLetter {
+    pub schema_version: u32,
+    /// `topic/partition/offset` of the refused message, so a reprocessed
+    /// message yields the same dead letter, not a second one.
+    pub id: String,
+    /// The tenant when it could be read from the message; `None` when the
+    /// message is too broken to tell (for example, `user_id` is missing).
+    pub user_id: Option<String>,
+    /// The job or connector that refused the message.
+    pub job: String,
+    pub source_topic: String,
+    pub source_partition: i32,
+    pub source_offset: i64,
+    pub source_key: Option<String>,
+    pub error_kind: DeadLetterKind,
+    pub error: String,
+    /// The refused bytes: as text when they are UTF-8, else base64.
+    pub payload: String,
+    pub payload_encoding: PayloadEncoding,
+    pub failed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PayloadEncoding {
+    Utf8,
+    Base64,
+}
+
+impl DeadLetter {
+    /// Stable id of a dead letter for a Kafka message.
+    pub fn id_for(topic: &str, partition: i32, offset: i64) -> String {
+        format!("{topic}/{partition}/{offset}")
+    }
+
+    /// Encodes refused bytes for [`DeadLetter::payload`].
+    pub fn encode_payload(bytes: &[u8]) -> (String, PayloadEncoding) {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => (text.to_owned(), PayloadEncoding::Utf8),
+            Err(_) => (base64_encode(bytes), PayloadEncoding::Base64),
+        }
+    }
+}
+
+/// Standard base64 with padding; small enough not to warrant a dependency.
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> TxnRaw {
+        TxnRaw {
+            schema_version: 1,
+            user_id: "u1".into(),
+            idempotency_key: "k1".into(),
+            source: TxnSource::Manual,
+            account_id: None,
+            occurred_at: "2026-11-20T18:30:00Z".parse().unwrap(),
+            amount: -25_000,
+            currency: "IDR".into(),
+            description: "beli gas 3kg".into(),
+            counterparty: None,
+            media_ref: None,
+            captured_at: "2026-11-20T18:31:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn valid_raw_passes_and_id_is_deterministic_per_user_and_key() {
+        let r = raw();
+        assert_eq!(r.validate(r.captured_at), Ok(()));
+        assert_eq!(r.transaction_id(), transaction_id("u1", "k1"));
+        assert_ne!(r.transaction_id(), transaction_id("u2", "k1"));
+    }
+
+    #[test]
+    fn month_is_counted_in_jakarta_time() {
+        // 18:30 UTC on the 30th of November is already December in WIB.
+        let mut r = raw();
+        r.occurred_at = "2026-11-30T18:30:00Z".parse().unwrap();
+        let t = Transaction::from_raw(r, Utc::now(), 0, 0);
+        assert_eq!(t.month, "2026-12");
+    }
+
+    #[test]
+    fn every_problem_is_reported_by_field() {
+        let mut r = raw();
+        r.schema_version = 7;
+        r.user_id = " ".into();
+        r.amount = 0;
+        r.currency = "rp".into();
+        r.occurred_at = r.captured_at + chrono::Duration::days(3);
+        let fields: Vec<_> = r.validate(r.captured_at).unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["schema_version", "user_id", "amount", "currency", "occurred_at"]);
+    }
+
+    #[test]
+    fn payload_is_text_when_utf8_and_base64_otherwise() {
+        assert_eq!(DeadLetter::encode_payload(b"{\"a\":1}"), ("{\"a\":1}".into(), PayloadEncoding::Utf8));
+        assert_eq!(DeadLetter::encode_payload(&[0xff, 0xfe, 0x00, 0x41]), ("//4AQQ==".into(), PayloadEncoding::Base64));
+        assert_eq!(base64_encode(b"Ma"), "TWE=");
+        assert_eq!(base64_encode(b"Man"), "TWFu");
+    }
+}

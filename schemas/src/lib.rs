@@ -1,0 +1,19 @@
+//! The shapes every arus crate agrees on: event types carried on Kafka topics,
+//! topic names, the Arrow schema of every Delta table, and the one configuration
+//! struct. Nothing here performs I/O except [`config::Config::load`].
+
+pub mod config;
+pub mod events;
+pub mod json_schema;
+pub mod tables;
+pub mod topics;
+
+pub use config::Config;
+pub use events::{
+    Alert, AlertKind, DeadLetter, Severity, Transaction, TransactionStatus, TxnRaw, TxnSource,
+    ValidationError,
+};
+
+/// Version of every event type defined in this crate. A consumer accepts
+/// `1..=SCHEMA_VERSION` and dead-letters anything else.
+pub const SCHEMA_VERSION: u32 = 1;

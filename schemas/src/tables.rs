@@ -1,0 +1,98 @@
+//! The Arrow schema of every Delta table, defined once. The lakehouse creates
+//! tables from these definitions, jobs convert rows with them, and the
+//! serving layer reads through them.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// A Delta table: its name under the lake root, Arrow schema and partition columns.
+#[derive(Debug)]
+pub struct TableDef {
+    pub name: &'static str,
+    pub schema: &'static LazyLock<SchemaRef>,
+    pub partition_columns: &'static [&'static str],
+    pub description: &'static str,
+}
+
+impl TableDef {
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(self.schema)
+    }
+}
+
+fn ts() -> DataType {
+    // Delta Lake's `timestamp` type: microseconds, UTC.
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn f(name: &str, data_type: DataType, nullable: bool) -> Field {
+    Field::new(name, data_type, nullable)
+}
+
+static TRANSACTIONS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("schema_version", DataType::Int32, false),
+        f("id", DataType::Utf8, false),
+        f("user_id", DataType::Utf8, false),
+        f("account_id", DataType::Utf8, true),
+        f("occurred_at", ts(), false),
+        f("month", DataType::Utf8, false),
+        f("amount", DataType::Int64, false),
+        f("currency", DataType::Utf8, false),
+        f("description", DataType::Utf8, false),
+        f("counterparty", DataType::Utf8, true),
+        f("source", DataType::Utf8, false),
+        f("category_id", DataType::Utf8, true),
+        f("category_confidence", DataType::Float64, true),
+        f("status", DataType::Utf8, false),
+        f("idempotency_key", DataType::Utf8, false),
+        f("media_ref", DataType::Utf8, true),
+        f("captured_at", ts(), false),
+        f("ingested_at", ts(), false),
+        f("source_partition", DataType::Int32, true),
+        f("source_offset", DataType::Int64, true),
+    ]))
+});
+
+/// Validated transactions ([`crate::Transaction`]), partitioned by month (WIB).
+pub static TRANSACTIONS: TableDef = TableDef {
+    name: "transactions",
+    schema: &TRANSACTIONS_SCHEMA,
+    partition_columns: &["month"],
+    description: "validated transactions of every source, one row per idempotency key",
+};
+
+static DLQ_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("schema_version", DataType::Int32, false),
+        f("id", DataType::Utf8, false),
+        f("user_id", DataType::Utf8, true),
+        f("job", DataType::Utf8, false),
+        f("source_topic", DataType::Utf8, false),
+        f("source_partition", DataType::Int32, false),
+        f("source_offset", DataType::Int64, false),
+        f("source_key", DataType::Utf8, true),
+        f("error_kind", DataType::Utf8, false),
+        f("error", DataType::Utf8, false),
+        f("payload", DataType::Utf8, false),
+        f("payload_encoding", DataType::Utf8, false),
+        f("failed_at", ts(), false),
+    ]))
+});
+
+/// Dead letters ([`crate::DeadLetter`]) of every job and connector.
+pub static DLQ: TableDef = TableDef {
+    name: "dlq",
+    schema: &DLQ_SCHEMA,
+    partition_columns: &[],
+    description: "messages that could not be processed, with the reason and the raw payload",
+};
+
+/// Every table the catalogue knows, in creation order.
+pub static ALL: &[&TableDef] = &[&TRANSACTIONS, &DLQ];
+
+/// The table named `name`, if the catalogue has it.
+pub fn by_name(name: &str) -> Option<&'static TableDef> {
+    ALL.iter().copied().find(|t| t.name == name)
+}

@@ -1,0 +1,9 @@
+//! Wiring of the `arus` binary: the embedded broker, `arus up`, demo data,
+//! benchmarks and logging. The binary's `main` only parses the command line.
+
+pub mod bench;
+pub mod broker;
+pub mod demo;
+pub mod logging;
+pub mod signals;
+pub mod up;

@@ -1,0 +1,126 @@
+//! The `arus` command line. Configuration: defaults, then `--config FILE`
+//! (TOML), then `ARUS_*` environment variables.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use arus::{bench, logging, signals, up};
+use arus_lakehouse::Lake;
+use arus_schemas::Config;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "arus", version, about = "Stream-processing data platform for the money of Indonesian micro-businesses and households")]
+struct Cli {
+    /// TOML configuration file (settings as in `arus config show`).
+    #[arg(long, global = true, env = "ARUS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything in one process: broker (embedded unless ARUS_KAFKA_BROKERS is set), jobs, API.
+    Up {
+        /// Also load demo transactions for a few users.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run one streaming job (enrich, dlq) against ARUS_KAFKA_BROKERS.
+    Job { name: String },
+    /// Run the HTTP API against ARUS_KAFKA_BROKERS.
+    Serve,
+    /// Kafka topics.
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+    /// Delta tables.
+    #[command(subcommand)]
+    Lake(LakeCommand),
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Benchmarks (build with --release).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand)]
+enum TopicsCommand {
+    /// Create every arus topic that is missing (ARUS_KAFKA_PARTITIONS partitions each).
+    Create,
+}
+
+#[derive(Subcommand)]
+enum LakeCommand {
+    /// List tables with version, files, rows and size.
+    Ls,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration, secrets masked.
+    Show,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Produce synthetic TxnRaw, run enrich, report events/s and freshness.
+    Pipeline(bench::PipelineArgs),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let (config, unknown) = Config::load(cli.config.as_deref())?;
+    logging::init(&config);
+    for name in unknown.iter().filter(|n| n.as_str() != "ARUS_CONFIG") {
+        tracing::warn!(variable = %name, "ARUS_ variable matches no setting; ignored (see `arus config show`)");
+    }
+    match cli.command {
+        Command::Version => {
+            println!("arus {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Show) => {
+            print!("{}", config.to_toml_masked());
+            Ok(())
+        }
+        command => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(command, config)),
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<()> {
+    match command {
+        Command::Up { demo } => up::up(config, demo, signals::shutdown_token()?).await,
+        Command::Job { name } => {
+            let report = arus_stream_jobs::run_named(&name, &config, signals::shutdown_token()?).await?;
+            tracing::info!(?report, "done");
+            Ok(())
+        }
+        Command::Serve => Ok(arus_serving::serve(&config, signals::shutdown_token()?, None).await?),
+        Command::Topics(TopicsCommand::Create) => {
+            let created = up::create_topics(&config).await?;
+            for topic in arus_schemas::topics::ALL {
+                let name = config.topic(topic);
+                let state = if created.contains(&name) { "created" } else { "exists" };
+                println!("{name:<28} {state}");
+            }
+            Ok(())
+        }
+        Command::Lake(LakeCommand::Ls) => {
+            let lake = Lake::new(&config)?;
+            println!("lake: {}", lake.root());
+            println!("{:<14} {:>8} {:>7} {:>10} {:>12}  partitioned by", "table", "version", "files", "rows", "bytes");
+            for t in lake.summaries().await.context("reading the lake")? {
+                let version = t.version.map_or("-".to_owned(), |v| v.to_string());
+                let rows = t.rows.map_or("?".to_owned(), |r| r.to_string());
+                println!("{:<14} {version:>8} {:>7} {rows:>10} {:>12}  {}", t.name, t.files, t.bytes, t.partition_columns.join(","));
+            }
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Pipeline(args)) => bench::pipeline(config, args).await,
+        Command::Version | Command::Config(_) => unreachable!("handled before the runtime starts"),
+    }
+}

@@ -1,0 +1,117 @@
+//! `arus up`: everything in one process. Starts the embedded broker when no
+//! cluster is configured, creates topics and tables, runs every job and the
+//! API, optionally loads demo data, and shuts all of it down cleanly on
+//! SIGINT/SIGTERM (jobs commit what they hold, then the broker stops).
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use arus_lakehouse::{Kafka, Lake};
+use arus_schemas::{topics, Config};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::EmbeddedBroker;
+
+/// Creates every topic (with the configured partitions) that is missing.
+pub async fn create_topics(config: &Config) -> Result<Vec<String>> {
+    let kafka = Kafka::new(config)?;
+    let names: Vec<String> = topics::ALL.iter().map(|t| config.topic(t)).collect();
+    Ok(kafka.create_topics(&names).await?)
+}
+
+/// Starts the embedded broker when `config.kafka_brokers` is empty and
+/// points `config` at it.
+pub async fn ensure_broker(config: &mut Config) -> Result<Option<EmbeddedBroker>> {
+    if !config.kafka_brokers.trim().is_empty() {
+        return Ok(None);
+    }
+    let dir = config.data_dir.join("kafka");
+    let broker = EmbeddedBroker::start(&config.tansu_bin, &dir, config.embedded_broker_port, &config.embedded_broker_storage).await?;
+    config.kafka_brokers = broker.brokers.clone();
+    Ok(Some(broker))
+}
+
+/// Runs `arus up` until `shutdown` is cancelled or a part fails.
+pub async fn up(mut config: Config, demo: bool, shutdown: CancellationToken) -> Result<()> {
+    let broker = ensure_broker(&mut config).await?;
+    let result = run_parts(&config, demo, shutdown).await;
+    if let Some(broker) = broker {
+        broker.stop().await?;
+    }
+    result
+}
+
+async fn run_parts(config: &Config, demo: bool, shutdown: CancellationToken) -> Result<()> {
+    let created = create_topics(config).await.context("creating topics")?;
+    if !created.is_empty() {
+        tracing::info!(topics = ?created, "topics created");
+    }
+    Lake::new(config)?.ensure_all().await.context("creating tables")?;
+
+    let parts = shutdown.child_token();
+    let mut tasks: JoinSet<(String, Result<()>)> = JoinSet::new();
+    for name in arus_stream_jobs::JOB_NAMES {
+        let (config, token) = (config.clone(), parts.clone());
+        tasks.spawn(async move {
+            let result = arus_stream_jobs::run_named(name, &config, token).await.map(|_| ()).map_err(anyhow::Error::from);
+            (format!("job {name}"), result)
+        });
+    }
+    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+    {
+        let (config, token) = (config.clone(), parts.clone());
+        tasks.spawn(async move {
+            let result = arus_serving::serve(&config, token, Some(bound_tx)).await.map_err(anyhow::Error::from);
+            ("serve".to_owned(), result)
+        });
+    }
+    let addr = tokio::select! {
+        addr = bound_rx => addr.ok(),
+        Some(done) = tasks.join_next() => {
+            parts.cancel();
+            let (part, result) = done?;
+            result.with_context(|| format!("{part} stopped at start"))?;
+            None
+        }
+    };
+    if let Some(addr) = addr {
+        println!("\narus is up.\n  API:       http://{addr}/api/v1/transactions?user_id=demo-rini\n  health:    http://{addr}/readyz\n  lake:      {}\n  Kafka:     {}\nStop with Ctrl-C.\n", config.lake_uri(), config.kafka_brokers);
+    }
+    if demo {
+        let kafka = Kafka::new(config)?;
+        let producer = kafka.producer()?;
+        let events = crate::demo::demo_transactions(chrono::Utc::now());
+        let count = crate::demo::publish(&producer, config, events).await.context("loading demo data")?;
+        let users: Vec<_> = crate::demo::DEMO_USERS.iter().map(|(u, _)| *u).collect();
+        println!("Demo: {count} transactions published for {users:?}; they appear within a second.");
+        if let Some(addr) = addr {
+            println!("  try:  curl -s 'http://{addr}/api/v1/transactions?user_id=demo-rini&limit=5'\n");
+        }
+    }
+
+    // Run until shutdown, or until any part stops on its own (a failure).
+    let mut outcome = Ok(());
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        Some(done) = tasks.join_next() => {
+            let (part, result) = done?;
+            outcome = match result {
+                Ok(()) => Err(anyhow::anyhow!("{part} stopped unexpectedly")),
+                Err(e) => Err(e.context(format!("{part} failed"))),
+            };
+        }
+    }
+    parts.cancel();
+    let drain = async {
+        while let Some(done) = tasks.join_next().await {
+            if let Ok((part, Err(e))) = done {
+                tracing::error!(part, error = %format!("{e:#}"), "stopped with an error");
+            }
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(30), drain).await.is_err() {
+        tracing::warn!("parts did not stop within 30 s");
+    }
+    outcome
+}

@@ -1,0 +1,27 @@
+//! Streaming jobs of arus. Each job consumes one topic and materialises it
+//! into one Delta table exactly once through [`runner::run`], which owns the
+//! consume → decide → commit loop; a job only says what each message becomes
+//! ([`runner::Job::process`]).
+
+pub mod dead_letters;
+pub mod dlq;
+pub mod enrich;
+pub mod runner;
+
+use arus_schemas::Config;
+use tokio_util::sync::CancellationToken;
+
+pub use runner::{JobError, JobReport};
+
+/// Jobs `arus job <name>` can run.
+pub const JOB_NAMES: &[&str] = &[enrich::NAME, dlq::NAME];
+
+/// Runs the job called `name` until `shutdown` is cancelled, then commits
+/// what it has and returns.
+pub async fn run_named(name: &str, config: &Config, shutdown: CancellationToken) -> Result<JobReport, JobError> {
+    match name {
+        enrich::NAME => runner::run(enrich::Enrich::new(config), config, shutdown).await,
+        dlq::NAME => runner::run(dlq::DeadLetterSink::new(config), config, shutdown).await,
+        other => Err(JobError::UnknownJob(other.to_owned())),
+    }
+}

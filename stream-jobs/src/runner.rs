@@ -1,0 +1,250 @@
+//! The consume → decide → commit loop shared by every job. It restores
+//! positions from the Delta log on every (re)assignment, skips what is
+//! already written, sends dead letters and waits for their acknowledgement
+//! before the commit that moves past them, commits through the one
+//! exactly-once writer, and on shutdown commits what it holds.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use arus_lakehouse::kafka::{BorrowedMessage, Message};
+use arus_lakehouse::{plan_resume, Consumer, ExactlyOnceWriter, Kafka, KafkaClientError, Lake, LakeError, Producer, WriterSettings};
+use arus_schemas::tables::TableDef;
+use arus_schemas::{topics, Config, DeadLetter};
+use deltalake::DeltaTable;
+use futures::future::try_join_all;
+use serde::Serialize;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// A job failed in a way it cannot recover from by itself.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("unknown job {0:?} (known: {known})", known = crate::JOB_NAMES.join(", "))]
+    UnknownJob(String),
+    #[error(transparent)]
+    Kafka(#[from] KafkaClientError),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error("job {job}: {reason}")]
+    State { job: &'static str, reason: String },
+    #[error("job {job} gave up after {attempts} failed commits in a row: {last}")]
+    TooManyFailures { job: &'static str, attempts: u32, last: String },
+}
+
+/// What one message becomes.
+pub enum Outcome<R> {
+    /// A row for the job's table.
+    Row(R),
+    /// Nothing new: the same event was already written (same idempotency key).
+    Duplicate,
+    /// Refused: the dead letter goes to the DLQ topic.
+    Dead(Box<DeadLetter>),
+}
+
+/// A job that materialises one topic into one table.
+pub trait Job: Send {
+    type Row: Serialize + Send;
+    /// Name of the job: consumer group suffix and `txn` app id prefix.
+    const NAME: &'static str;
+    /// Topic it consumes (without the deployment prefix).
+    const SOURCE: &'static str;
+    /// Table it writes.
+    fn table(&self) -> &'static TableDef;
+    /// Rebuilds in-memory state (such as seen idempotency keys) from the table
+    /// as committed; called after every restore of positions.
+    fn restore_state(&mut self, table: &DeltaTable) -> impl std::future::Future<Output = Result<(), JobError>> + Send;
+    /// Decides what `msg` becomes.
+    fn process(&mut self, msg: &BorrowedMessage<'_>) -> Outcome<Self::Row>;
+}
+
+/// Counts of what a job did, logged on every commit and returned on shutdown.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct JobReport {
+    pub consumed: u64,
+    pub skipped_already_written: u64,
+    pub rows: u64,
+    pub duplicates: u64,
+    pub dead_letters: u64,
+    pub commits: u64,
+    pub restores: u64,
+}
+
+const MAX_CONSECUTIVE_FAILURES: u32 = 10;
+
+struct Runner<J: Job> {
+    job: J,
+    config: Config,
+    kafka: Kafka,
+    producer: Producer,
+    dlq_topic: String,
+    writer: ExactlyOnceWriter<J::Row>,
+    cluster_id: Option<String>,
+    /// Dead letters sent but not yet acknowledged by the broker.
+    in_flight: Vec<tokio::task::JoinHandle<Result<(i32, i64), KafkaClientError>>>,
+    report: JobReport,
+}
+
+/// Runs `job` until `shutdown` is cancelled; then commits what is buffered
+/// and returns the counts.
+pub async fn run<J: Job>(job: J, config: &Config, shutdown: CancellationToken) -> Result<JobReport, JobError> {
+    let kafka = Kafka::new(config)?;
+    let source = config.topic(J::SOURCE);
+    let consumer = kafka.consumer(&config.group(J::NAME), &[&source])?;
+    let producer = kafka.producer()?;
+    let lake = Lake::new(config)?;
+    let writer = ExactlyOnceWriter::open(&lake, job.table(), J::NAME, WriterSettings::from_config(config)).await?;
+    let cluster_id = {
+        let kafka = kafka.clone();
+        tokio::task::spawn_blocking(move || kafka.cluster_id(Duration::from_secs(5)))
+            .await
+            .map_err(|e| JobError::State { job: J::NAME, reason: e.to_string() })??
+    };
+    tracing::info!(job = J::NAME, topic = %source, table = job.table().name, cluster_id = cluster_id.as_deref().unwrap_or("?"), "job started");
+    let mut runner = Runner {
+        job,
+        config: config.clone(),
+        kafka,
+        producer,
+        dlq_topic: config.topic(topics::DLQ),
+        writer,
+        cluster_id,
+        in_flight: Vec::new(),
+        report: JobReport::default(),
+    };
+    runner.writer.set_cluster_id(runner.cluster_id.clone());
+    runner.run(&consumer, shutdown).await
+}
+
+impl<J: Job> Runner<J> {
+    async fn run(&mut self, consumer: &Consumer, shutdown: CancellationToken) -> Result<JobReport, JobError> {
+        let mut failures = 0u32;
+        loop {
+            if consumer.take_assignment_changed() {
+                self.restore(consumer).await?;
+                continue;
+            }
+            let deadline = self.writer.deadline().map(Instant::from_std);
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                _ = sleep_until_opt(deadline) => {}
+                msg = consumer.recv() => {
+                    let msg = msg?;
+                    if consumer.take_assignment_changed() {
+                        // This message was fetched under the old positions;
+                        // the seek in restore() re-delivers it if it is needed.
+                        self.restore(consumer).await?;
+                        continue;
+                    }
+                    self.handle(&msg);
+                }
+            }
+            if self.writer.is_due() {
+                match self.commit(consumer).await {
+                    Ok(()) => failures = 0,
+                    Err(e) => {
+                        failures += 1;
+                        tracing::error!(job = J::NAME, error = %e, failures, "commit failed; restoring positions from the Delta log");
+                        if failures >= MAX_CONSECUTIVE_FAILURES {
+                            return Err(JobError::TooManyFailures { job: J::NAME, attempts: failures, last: e.to_string() });
+                        }
+                        tokio::time::sleep(Duration::from_millis(200 * u64::from(failures))).await;
+                        self.restore(consumer).await?;
+                    }
+                }
+            }
+        }
+        // Shutdown: commit what we hold unless the assignment changed under us
+        // (then the buffer may belong to partitions another consumer owns now).
+        if !consumer.take_assignment_changed() {
+            self.commit(consumer).await?;
+        }
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10)))
+            .await
+            .map_err(|e| JobError::State { job: J::NAME, reason: e.to_string() })??;
+        tracing::info!(job = J::NAME, report = ?self.report, "job stopped");
+        Ok(self.report)
+    }
+
+    fn handle(&mut self, msg: &BorrowedMessage<'_>) {
+        let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
+        if self.writer.is_written(topic, partition, offset) {
+            self.report.skipped_already_written += 1;
+            return;
+        }
+        self.report.consumed += 1;
+        let row = match self.job.process(msg) {
+            Outcome::Row(row) => {
+                self.report.rows += 1;
+                Some(row)
+            }
+            Outcome::Duplicate => {
+                self.report.duplicates += 1;
+                None
+            }
+            Outcome::Dead(dead) => {
+                self.report.dead_letters += 1;
+                tracing::warn!(job = J::NAME, topic, partition, offset, kind = dead.error_kind.as_str(), error = %dead.error, "dead letter");
+                let producer = self.producer.clone();
+                let dlq_topic = self.dlq_topic.clone();
+                let key = dead.user_id.clone().unwrap_or_default();
+                self.in_flight.push(tokio::spawn(async move { producer.send_json(&dlq_topic, &key, &*dead).await }));
+                None
+            }
+        };
+        self.writer.push(row, topic, partition, offset);
+    }
+
+    /// The commit point: dead letters acknowledged, then one Delta commit with
+    /// rows and positions, then offsets reported to Kafka for lag.
+    async fn commit(&mut self, consumer: &Consumer) -> Result<(), JobError> {
+        let sends = std::mem::take(&mut self.in_flight);
+        for sent in try_join_all(sends).await.map_err(|e| JobError::State { job: J::NAME, reason: e.to_string() })? {
+            sent?;
+        }
+        if let Some(flushed) = self.writer.flush().await? {
+            self.report.commits += 1;
+            tracing::debug!(job = J::NAME, version = flushed.version, rows = flushed.rows, "committed");
+            if let Err(e) = consumer.commit_for_lag(&self.writer.committed_next_offsets()) {
+                tracing::debug!(job = J::NAME, error = %e, "lag commit failed (harmless)");
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the buffer, reads positions from the Delta log, checks them
+    /// against the cluster, rebuilds the job's state and seeks.
+    async fn restore(&mut self, consumer: &Consumer) -> Result<(), JobError> {
+        self.report.restores += 1;
+        // Dead letters already sent for dropped rows are re-sent on reprocessing;
+        // their ids are deterministic, so the dlq table keeps one of each.
+        self.in_flight.clear();
+        let assigned = consumer.assignment()?;
+        let stored = self.writer.restore(&assigned).await?;
+        let high = {
+            let kafka = self.kafka.clone();
+            let assigned = assigned.clone();
+            tokio::task::spawn_blocking(move || kafka.high_watermarks(&assigned, Duration::from_secs(10)))
+                .await
+                .map_err(|e| JobError::State { job: J::NAME, reason: e.to_string() })??
+        };
+        let plan = plan_resume(J::NAME, &assigned, &stored, self.cluster_id.as_deref(), &high, self.config.kafka_offset_mismatch)?;
+        for (topic, partition) in &plan.forgotten {
+            self.writer.forget(topic, *partition);
+        }
+        self.job.restore_state(self.writer.table()).await?;
+        let next: HashMap<_, _> = plan.next;
+        consumer.seek_to(&next).await?;
+        tracing::info!(job = J::NAME, partitions = assigned.len(), "positions restored from the Delta log");
+        Ok(())
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
