@@ -140,7 +140,7 @@ impl Default for Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             table_refresh_ms: 100,
             log_format: LogFormat::Pretty,
-            log: "info".into(),
+            log: "info,buoyant_kernel=warn,deltalake_core=warn,datafusion=warn".into(),
         }
     }
 }
