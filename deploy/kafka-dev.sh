@@ -39,11 +39,14 @@ start() {
     sqlite) engine="sqlite://tansu.db" ;;  # relative to the working directory (tansu 0.6)
     *) echo "storage must be memory or sqlite" >&2; exit 2 ;;
   esac
-  (cd "$dir" && RUST_LOG=warn nohup tansu broker \
+  # The whole group is redirected and tansu exec'd, so nothing holds the
+  # caller's stdout (callers read this script's output with $(…)) and the
+  # recorded pid is tansu's own.
+  (cd "$dir" && RUST_LOG=warn exec tansu broker \
       --listener-url "tcp://127.0.0.1:$port" \
       --advertised-listener-url "tcp://127.0.0.1:$port" \
-      --storage-engine "$engine" >"$dir/tansu.log" 2>&1 &
-    echo $! >"$dir/tansu.pid")
+      --storage-engine "$engine") >"$dir/tansu.log" 2>&1 </dev/null &
+  echo $! >"$dir/tansu.pid"
   for _ in $(seq 1 200); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "127.0.0.1:$port"

@@ -29,6 +29,9 @@ pub async fn ensure_broker(config: &mut Config) -> Result<Option<EmbeddedBroker>
     let dir = config.data_dir.join("kafka");
     let broker = EmbeddedBroker::start(&config.tansu_bin, &dir, config.embedded_broker_port, &config.embedded_broker_storage).await?;
     config.kafka_brokers = broker.brokers.clone();
+    // One process runs every job, and tansu 0.6's group coordinator does not
+    // reassign the partitions of a member that died: take them directly.
+    config.consumer_mode = arus_schemas::config::ConsumerMode::Assign;
     Ok(Some(broker))
 }
 

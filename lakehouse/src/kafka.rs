@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arus_schemas::config::ConsumerMode;
 use arus_schemas::Config;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -83,11 +84,14 @@ impl Kafka {
         Ok(Producer { inner: producer })
     }
 
-    /// A consumer in `group` subscribed to `topics`, with automatic offset
-    /// commits off: jobs decide positions from the Delta log and commit to
-    /// Kafka only so that lag shows in the usual tools.
-    pub fn consumer(&self, group: &str, topics: &[&str]) -> Result<Consumer> {
-        let context = JobContext { assignment_changed: Arc::new(AtomicBool::new(true)) };
+    /// A consumer for `topics` with automatic offset commits off: jobs decide
+    /// positions from the Delta log and commit to Kafka only so that lag
+    /// shows in the usual tools. In [`ConsumerMode::Group`] it joins `group`;
+    /// in [`ConsumerMode::Assign`] it takes every partition of `topics`.
+    pub fn consumer(&self, group: &str, topics: &[&str], mode: ConsumerMode) -> Result<Consumer> {
+        // A manual assignment is "changed" once, at the start; a group
+        // member waits for its first assignment.
+        let context = JobContext { assignment_changed: Arc::new(AtomicBool::new(mode == ConsumerMode::Assign)) };
         let flag = Arc::clone(&context.assignment_changed);
         let inner: StreamConsumer<JobContext> = self
             .base
@@ -99,11 +103,32 @@ impl Kafka {
             .set("enable.partition.eof", "false")
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000")
+            // Also the rebalance timeout a crashed member can hold a group up
+            // for (librdkafka sends it with JoinGroup). A job polls many times
+            // a second, so 15 s is ample and bounds that stall.
+            .set("max.poll.interval.ms", "15000")
             .set("fetch.wait.max.ms", "50")
             .set("queued.min.messages", "20000")
             .create_with_context(context)?;
-        inner.subscribe(topics)?;
-        Ok(Consumer { inner, assignment_changed: flag })
+        match mode {
+            ConsumerMode::Group => inner.subscribe(topics)?,
+            ConsumerMode::Assign => {
+                let mut tpl = TopicPartitionList::new();
+                for topic in topics {
+                    for partition in self.partitions_of(topic, Duration::from_secs(10))? {
+                        tpl.add_partition(topic, partition);
+                    }
+                }
+                if tpl.count() == 0 {
+                    return Err(KafkaClientError::CreateTopic {
+                        topic: topics.join(","),
+                        reason: "topic has no partitions; run `arus topics create`".into(),
+                    });
+                }
+                inner.assign(&tpl)?;
+            }
+        }
+        Ok(Consumer { inner, assignment_changed: flag, mode })
     }
 
     fn admin(&self) -> Result<AdminClient<DefaultClientContext>> {
@@ -230,6 +255,7 @@ impl ConsumerContext for JobContext {
 pub struct Consumer {
     inner: StreamConsumer<JobContext>,
     assignment_changed: Arc<AtomicBool>,
+    mode: ConsumerMode,
 }
 
 impl Consumer {
@@ -256,9 +282,18 @@ impl Consumer {
     }
 
     /// Moves each partition to the given next offset (`None`: the
-    /// beginning). Retries while librdkafka is still starting the fetcher
-    /// for a new assignment.
+    /// beginning). A manual assignment is replaced with these offsets; a
+    /// group member seeks, retrying while librdkafka is still starting the
+    /// fetcher for a new assignment.
     pub async fn seek_to(&self, positions: &HashMap<(String, i32), Option<i64>>) -> Result<()> {
+        if self.mode == ConsumerMode::Assign {
+            let mut tpl = TopicPartitionList::new();
+            for ((topic, partition), next) in positions {
+                tpl.add_partition_offset(topic, *partition, next.map_or(Offset::Beginning, Offset::Offset))?;
+            }
+            self.inner.assign(&tpl)?;
+            return Ok(());
+        }
         for ((topic, partition), next) in positions {
             let offset = next.map_or(Offset::Beginning, Offset::Offset);
             let mut attempt = 0;

@@ -53,6 +53,19 @@ pub enum OffsetMismatchPolicy {
     Reprocess,
 }
 
+/// How a job's consumer gets its partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsumerMode {
+    /// Join the job's consumer group; run more processes to scale out.
+    Group,
+    /// Read every partition of the topic in this process, positioned directly
+    /// from the Delta log, without group coordination. For a single instance
+    /// per job (as `arus up` runs them) and for brokers whose group
+    /// coordinator does not recover from killed members (tansu 0.6).
+    Assign,
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,6 +104,8 @@ pub struct Config {
     /// Consumer groups are `{group_prefix}.{job}`.
     pub group_prefix: String,
     pub kafka_offset_mismatch: OffsetMismatchPolicy,
+    /// `group` or `assign`; `arus up` with the embedded broker always uses `assign`.
+    pub consumer_mode: ConsumerMode,
 
     /// Port of the embedded broker `arus up` starts when `kafka_brokers` is empty.
     pub embedded_broker_port: u16,
@@ -131,6 +146,7 @@ impl Default for Config {
             topic_prefix: String::new(),
             group_prefix: "arus".into(),
             kafka_offset_mismatch: OffsetMismatchPolicy::Fail,
+            consumer_mode: ConsumerMode::Group,
             embedded_broker_port: 19092,
             embedded_broker_storage: "sqlite".into(),
             tansu_bin: "tansu".into(),

@@ -51,5 +51,10 @@ pub fn decode<T: DeserializeOwned>(job: &str, msg: &BorrowedMessage<'_>) -> Resu
             return Err(dead(DeadLetterKind::UnsupportedVersion, e.message, user_id));
         }
     }
-    Err(dead(DeadLetterKind::WrongShape, format!("not a valid event: {error}"), user_id))
+    // Decode again, tracking the path, so the reason names the field.
+    let reason = match serde_path_to_error::deserialize::<_, T>(&value) {
+        Err(e) if !e.path().to_string().is_empty() && e.path().to_string() != "." => format!("{}: {}", e.path(), e.inner()),
+        _ => error.to_string(),
+    };
+    Err(dead(DeadLetterKind::WrongShape, format!("not a valid event: {reason}"), user_id))
 }

@@ -90,7 +90,7 @@ struct Runner<J: Job> {
 pub async fn run<J: Job>(job: J, config: &Config, shutdown: CancellationToken) -> Result<JobReport, JobError> {
     let kafka = Kafka::new(config)?;
     let source = config.topic(J::SOURCE);
-    let consumer = kafka.consumer(&config.group(J::NAME), &[&source])?;
+    let consumer = kafka.consumer(&config.group(J::NAME), &[&source], config.consumer_mode)?;
     let producer = kafka.producer()?;
     let lake = Lake::new(config)?;
     let writer = ExactlyOnceWriter::open(&lake, job.table(), J::NAME, WriterSettings::from_config(config)).await?;

@@ -1,0 +1,119 @@
+//! Shared set-up: an isolated namespace (topic and group prefix, data
+//! directory) per test on the shared broker, and waiting on the lake.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, Int64Array};
+use arus_lakehouse::{Lake, LakeSession};
+use arus_schemas::Config;
+
+/// The broker `deploy/test.sh` started.
+pub fn brokers() -> String {
+    std::env::var("ARUS_KAFKA_BROKERS").unwrap_or_else(|_| {
+        panic!("tests named *_with_broker need a Kafka-protocol broker: run them with `bash deploy/test.sh`, which starts tansu and sets ARUS_KAFKA_BROKERS")
+    })
+}
+
+pub struct TestEnv {
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestEnv {
+    /// A namespace of its own on the shared broker, with topics and tables created.
+    pub async fn new(name: &str) -> TestEnv {
+        let dir = tempfile::tempdir().unwrap();
+        let tag = format!("{name}-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let config = Config {
+            kafka_brokers: brokers(),
+            data_dir: dir.path().to_owned(),
+            topic_prefix: tag.clone(),
+            group_prefix: tag,
+            batch_max_latency_ms: 200,
+            ..Config::default()
+        };
+        arus::up::create_topics(&config).await.unwrap();
+        Lake::new(&config).unwrap().ensure_all().await.unwrap();
+        TestEnv { config, dir }
+    }
+
+    /// `ARUS_*` variables that give a child `arus` process this configuration.
+    pub fn child_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("ARUS_KAFKA_BROKERS", self.config.kafka_brokers.clone()),
+            ("ARUS_DATA_DIR", self.config.data_dir.display().to_string()),
+            ("ARUS_TOPIC_PREFIX", self.config.topic_prefix.clone()),
+            ("ARUS_GROUP_PREFIX", self.config.group_prefix.clone()),
+            ("ARUS_BATCH_MAX_LATENCY_MS", self.config.batch_max_latency_ms.to_string()),
+            ("ARUS_LOG", "warn,arus_stream_jobs=info,arus_lakehouse=info".to_owned()),
+        ]
+    }
+
+    pub async fn session(&self) -> LakeSession {
+        LakeSession::open(&Lake::new(&self.config).unwrap(), Duration::ZERO).await.unwrap()
+    }
+}
+
+impl Drop for TestEnv {
+    /// On failure, shows what child processes logged (the directory goes away).
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for entry in std::fs::read_dir(self.dir.path()).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let tail: Vec<_> = text.lines().rev().take(40).collect();
+                eprintln!("--- {} (last 40 lines) ---", path.display());
+                for line in tail.into_iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}
+
+/// Column `index` of every batch as strings (DataFusion may hand back
+/// `Utf8View`; this reads either).
+pub fn strings(batches: &[arrow::record_batch::RecordBatch], index: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let column = arrow::compute::cast(batch.column(index), &arrow::datatypes::DataType::Utf8).unwrap();
+        let column = column.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+        out.extend((0..column.len()).map(|i| column.value(i).to_owned()));
+    }
+    out
+}
+
+/// The single integer of a one-row, one-column query.
+pub async fn scalar(session: &LakeSession, sql: &str) -> i64 {
+    let batches = session.sql(sql).await.unwrap();
+    let column = batches[0].column(0);
+    let values = column.as_any().downcast_ref::<Int64Array>().expect("an Int64 result");
+    values.value(0)
+}
+
+/// Polls `sql` (one integer) until it reaches `target`, or panics after `timeout`.
+pub async fn wait_for(session: &LakeSession, sql: &str, target: i64, timeout: Duration) -> i64 {
+    let started = Instant::now();
+    loop {
+        let value = scalar(session, sql).await;
+        if value >= target {
+            return value;
+        }
+        assert!(started.elapsed() < timeout, "`{sql}` reached {value} of {target} within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The `arus` binary built for these tests.
+pub fn arus_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_arus"))
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}

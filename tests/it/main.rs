@@ -1,0 +1,10 @@
+//! Integration tests of arus against a real Kafka-protocol broker (tansu,
+//! started by `deploy/test.sh`, found through `ARUS_KAFKA_BROKERS`), real
+//! Delta tables read back with DataFusion, and real sockets. Tests that need
+//! the broker say so in their name.
+
+mod common;
+mod crash;
+mod dead_letters;
+mod pipeline;
+mod up_restart;
