@@ -89,6 +89,8 @@ async fn run_one(base: &Config, args: &PipelineArgs, storage: &str, dir: &std::p
     config.lake_uri = String::new();
     config.topic_prefix = "bench.".into();
     config.table_refresh_ms = 0;
+    // The benchmark's broker is its own and enrich its only consumer.
+    config.consumer_mode = arus_schemas::config::ConsumerMode::Assign;
     let result = measure(&config, args, storage).await;
     broker.stop().await?;
     result

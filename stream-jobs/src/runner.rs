@@ -129,6 +129,8 @@ impl<J: Job> Runner<J> {
                 biased;
                 _ = shutdown.cancelled() => break,
                 _ = sleep_until_opt(deadline) => {}
+                // Restored at the top of the loop; recv() is cancel-safe.
+                _ = consumer.assignment_change() => continue,
                 msg = consumer.recv() => {
                     let msg = msg?;
                     if consumer.take_assignment_changed() {
@@ -204,9 +206,10 @@ impl<J: Job> Runner<J> {
         for sent in try_join_all(sends).await.map_err(|e| JobError::State { job: J::NAME, reason: e.to_string() })? {
             sent?;
         }
+        let started = std::time::Instant::now();
         if let Some(flushed) = self.writer.flush().await? {
             self.report.commits += 1;
-            tracing::debug!(job = J::NAME, version = flushed.version, rows = flushed.rows, "committed");
+            tracing::debug!(job = J::NAME, version = flushed.version, rows = flushed.rows, took_ms = started.elapsed().as_millis() as u64, "committed");
             if let Err(e) = consumer.commit_for_lag(&self.writer.committed_next_offsets()) {
                 tracing::debug!(job = J::NAME, error = %e, "lag commit failed (harmless)");
             }

@@ -23,6 +23,11 @@ pub struct TestEnv {
 impl TestEnv {
     /// A namespace of its own on the shared broker, with topics and tables created.
     pub async fn new(name: &str) -> TestEnv {
+        // Logs of the jobs a test runs in-process; shown for failing tests (RUST_LOG filters).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,buoyant_kernel=warn,deltalake_core=warn,datafusion=warn".into()))
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().unwrap();
         let tag = format!("{name}-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let config = Config {

@@ -77,3 +77,50 @@ async fn a_restarted_job_resumes_from_the_delta_log_with_broker() {
     assert_eq!(scalar(&session, "SELECT count(DISTINCT id) FROM transactions").await, 1000);
     assert_eq!(scalar(&session, "SELECT count(*) FROM transactions").await, 1000);
 }
+
+/// Offsets in the Delta log belong to the cluster they came from: pointed at
+/// another cluster, the job refuses to start (nothing silently skipped);
+/// told to reprocess, it reads that cluster from the beginning without
+/// doubling rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_cluster_is_refused_then_reprocessed_on_request_with_broker() {
+    let env = TestEnv::new("cluster").await;
+    let now = chrono::Utc::now();
+    let session = env.session().await;
+    let stop = CancellationToken::new();
+    let job = {
+        let (config, stop) = (env.config.clone(), stop.clone());
+        tokio::spawn(async move { arus_stream_jobs::run_named("enrich", &config, stop).await })
+    };
+    let producer = Kafka::new(&env.config).unwrap().producer().unwrap();
+    arus::demo::publish(&producer, &env.config, (0..300).map(|i| arus::demo::synthetic("c", i, 3, now)).collect()).await.unwrap();
+    wait_for(&session, "SELECT count(*) FROM transactions", 300, Duration::from_secs(120)).await;
+    stop.cancel();
+    job.await.unwrap().unwrap();
+
+    // A fresh broker (new cluster id, empty partitions) with the same topic names.
+    let other = arus::broker::EmbeddedBroker::start("tansu", &env.dir.path().join("other-kafka"), crate::common::free_port(), "memory").await.unwrap();
+    let mut config = arus_schemas::Config { kafka_brokers: other.brokers.clone(), ..env.config.clone() };
+    arus::up::create_topics(&config).await.unwrap();
+    let refused = arus_stream_jobs::run_named("enrich", &config, CancellationToken::new()).await;
+    let message = format!("{}", refused.as_ref().err().expect("the job must refuse foreign offsets"));
+    assert!(message.contains("do not match the Kafka cluster") && message.contains("ARUS_KAFKA_OFFSET_MISMATCH"), "{message}");
+
+    // Reprocess: the other cluster's events (some with keys already written) land once.
+    config.kafka_offset_mismatch = arus_schemas::config::OffsetMismatchPolicy::Reprocess;
+    let other_producer = Kafka::new(&config).unwrap().producer().unwrap();
+    arus::demo::publish(&other_producer, &config, (250..400).map(|i| arus::demo::synthetic("c", i, 3, now)).collect()).await.unwrap();
+    let stop = CancellationToken::new();
+    let job = {
+        let (config, stop) = (config.clone(), stop.clone());
+        tokio::spawn(async move { arus_stream_jobs::run_named("enrich", &config, stop).await })
+    };
+    wait_for(&session, "SELECT count(*) FROM transactions", 400, Duration::from_secs(120)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.cancel();
+    let report = job.await.unwrap().unwrap();
+    other.stop().await.unwrap();
+    assert_eq!((report.rows, report.duplicates), (100, 50));
+    assert_eq!(scalar(&session, "SELECT count(DISTINCT id) FROM transactions").await, 400);
+    assert_eq!(scalar(&session, "SELECT count(*) FROM transactions").await, 400);
+}
