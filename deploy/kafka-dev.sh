@@ -33,6 +33,10 @@ start() {
     echo "127.0.0.1:$port"
     return 0
   fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "port $port is already in use" >&2
+    exit 1
+  fi
   local engine
   case "$storage" in
     memory) engine="memory://tansu/" ;;
@@ -47,7 +51,12 @@ start() {
       --advertised-listener-url "tcp://127.0.0.1:$port" \
       --storage-engine "$engine") >"$dir/tansu.log" 2>&1 </dev/null &
   echo $! >"$dir/tansu.pid"
+  local pid
+  pid=$(cat "$dir/tansu.pid")
   for _ in $(seq 1 200); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      break
+    fi
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "127.0.0.1:$port"
       return 0

@@ -44,6 +44,7 @@ impl EmbeddedBroker {
         })?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let dir = std::path::absolute(dir)?;
+        stop_leftover(&dir).await;
         if std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok() {
             bail!("port {port} is already in use; stop what listens there or set ARUS_EMBEDDED_BROKER_PORT");
         }
@@ -67,6 +68,9 @@ impl EmbeddedBroker {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", tansu.display()))?;
+        if let Some(pid) = child.id() {
+            std::fs::write(dir.join("tansu.pid"), pid.to_string())?;
+        }
         let mut broker = EmbeddedBroker { child, brokers: format!("127.0.0.1:{port}"), dir: dir.clone(), cluster_id };
         let started = Instant::now();
         loop {
@@ -99,9 +103,33 @@ impl EmbeddedBroker {
             }
             Err(_) => self.child.kill().await?,
         }
+        let _ = std::fs::remove_file(self.dir.join("tansu.pid"));
         tracing::info!(brokers = %self.brokers, "embedded broker stopped");
         Ok(())
     }
+}
+
+/// Stops a tansu left running from `dir` by an `arus up` that was killed
+/// before it could stop its child (SIGKILL, power loss).
+async fn stop_leftover(dir: &Path) {
+    let Some(pid) = std::fs::read_to_string(dir.join("tansu.pid")).ok().and_then(|p| p.trim().parse::<i32>().ok()) else {
+        return;
+    };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let ours = String::from_utf8_lossy(&cmdline).contains("tansu")
+        && std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == dir);
+    if ours {
+        tracing::warn!(pid, dir = %dir.display(), "stopping an embedded broker left running by an earlier arus");
+        // SAFETY: kill(2) on a pid we verified is a tansu started from this directory.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        for _ in 0..100 {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let _ = std::fs::remove_file(dir.join("tansu.pid"));
 }
 
 /// The cluster id of the embedded broker. With sqlite storage it is kept in

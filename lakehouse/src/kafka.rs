@@ -119,25 +119,30 @@ impl Kafka {
             .set("fetch.max.bytes", "67108864")
             .set("queued.min.messages", "50000")
             .create_with_context(context)?;
+        // Nothing may be fetched from Kafka's committed offsets: a fetch that
+        // starts ahead of the Delta log would deliver messages past a gap,
+        // and the gap would then be skipped as "already written". A manual
+        // assignment is made by the first `seek_to`, with offsets from the
+        // Delta log; a group member's partitions are paused on assignment
+        // (see `JobContext`) and resumed by `seek_to`.
+        let mut manual = Vec::new();
         match mode {
             ConsumerMode::Group => inner.subscribe(topics)?,
             ConsumerMode::Assign => {
-                let mut tpl = TopicPartitionList::new();
                 for topic in topics {
                     for partition in self.partitions_of(topic, Duration::from_secs(10))? {
-                        tpl.add_partition(topic, partition);
+                        manual.push(((*topic).to_owned(), partition));
                     }
                 }
-                if tpl.count() == 0 {
+                if manual.is_empty() {
                     return Err(KafkaClientError::CreateTopic {
                         topic: topics.join(","),
                         reason: "topic has no partitions; run `arus topics create`".into(),
                     });
                 }
-                inner.assign(&tpl)?;
             }
         }
-        Ok(Consumer { inner, assignment_changed: flag, wake, mode })
+        Ok(Consumer { inner, assignment_changed: flag, wake, mode, manual })
     }
 
     fn admin(&self) -> Result<AdminClient<DefaultClientContext>> {
@@ -252,9 +257,15 @@ struct JobContext {
 impl ClientContext for JobContext {}
 
 impl ConsumerContext for JobContext {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
-            Rebalance::Assign(tpl) => tracing::info!(partitions = tpl.count(), "partitions assigned"),
+            Rebalance::Assign(tpl) => {
+                tracing::info!(partitions = tpl.count(), "partitions assigned");
+                // Hold them until the job has positioned them from the Delta log.
+                if let Err(e) = consumer.pause(tpl) {
+                    tracing::error!(error = %e, "could not pause newly assigned partitions");
+                }
+            }
             Rebalance::Revoke(tpl) => tracing::info!(partitions = tpl.count(), "partitions revoked"),
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
         }
@@ -270,6 +281,8 @@ pub struct Consumer {
     assignment_changed: Arc<AtomicBool>,
     wake: Arc<Notify>,
     mode: ConsumerMode,
+    /// Every partition of the topics, in [`ConsumerMode::Assign`].
+    manual: Vec<(String, i32)>,
 }
 
 impl Consumer {
@@ -292,6 +305,9 @@ impl Consumer {
 
     /// Partitions currently assigned to this consumer, as `(topic, partition)`.
     pub fn assignment(&self) -> Result<Vec<(String, i32)>> {
+        if self.mode == ConsumerMode::Assign {
+            return Ok(self.manual.clone());
+        }
         Ok(self
             .inner
             .assignment()?
@@ -314,6 +330,7 @@ impl Consumer {
             self.inner.assign(&tpl)?;
             return Ok(());
         }
+        let mut resume = TopicPartitionList::new();
         for ((topic, partition), next) in positions {
             let offset = next.map_or(Offset::Beginning, Offset::Offset);
             let mut attempt = 0;
@@ -328,6 +345,10 @@ impl Consumer {
                     Err(e) => return Err(e.into()),
                 }
             }
+            resume.add_partition(topic, *partition);
+        }
+        if resume.count() > 0 {
+            self.inner.resume(&resume)?;
         }
         Ok(())
     }

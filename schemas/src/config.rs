@@ -106,6 +106,12 @@ pub struct Config {
     pub kafka_offset_mismatch: OffsetMismatchPolicy,
     /// `group` or `assign`; `arus up` with the embedded broker always uses `assign`.
     pub consumer_mode: ConsumerMode,
+    /// A job resumes this many offsets before its stored position and skips
+    /// what it already wrote. Kafka answers a fetch inside a record batch
+    /// with that batch; tansu 0.6's memory engine returns the next one, which
+    /// would skip the rest of the batch. Must cover the largest batch a
+    /// producer writes (arus's producer: 10,000 records).
+    pub kafka_resume_rewind: i64,
 
     /// Port of the embedded broker `arus up` starts when `kafka_brokers` is empty.
     pub embedded_broker_port: u16,
@@ -147,6 +153,7 @@ impl Default for Config {
             group_prefix: "arus".into(),
             kafka_offset_mismatch: OffsetMismatchPolicy::Fail,
             consumer_mode: ConsumerMode::Group,
+            kafka_resume_rewind: 10_000,
             embedded_broker_port: 19092,
             embedded_broker_storage: "sqlite".into(),
             tansu_bin: "tansu".into(),
@@ -197,6 +204,9 @@ impl Config {
         let fail = |m: &str| Err(ConfigError::Value(m.to_owned()));
         if self.kafka_partitions < 1 {
             return fail("kafka_partitions must be at least 1");
+        }
+        if self.kafka_resume_rewind < 0 {
+            return fail("kafka_resume_rewind must not be negative");
         }
         if self.batch_max_rows == 0 {
             return fail("batch_max_rows must be at least 1");

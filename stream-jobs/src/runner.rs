@@ -80,6 +80,9 @@ struct Runner<J: Job> {
     dlq_topic: String,
     writer: ExactlyOnceWriter<J::Row>,
     cluster_id: Option<String>,
+    /// Resumed partitions whose first message has not arrived yet, with the
+    /// offset it must not exceed; empty (and free) in steady state.
+    resume_checks: Vec<(String, i32, i64)>,
     /// Dead letters sent but not yet acknowledged by the broker.
     in_flight: Vec<tokio::task::JoinHandle<Result<(i32, i64), KafkaClientError>>>,
     report: JobReport,
@@ -109,6 +112,7 @@ pub async fn run<J: Job>(job: J, config: &Config, shutdown: CancellationToken) -
         dlq_topic: config.topic(topics::DLQ),
         writer,
         cluster_id,
+        resume_checks: Vec::new(),
         in_flight: Vec::new(),
         report: JobReport::default(),
     };
@@ -172,6 +176,9 @@ impl<J: Job> Runner<J> {
 
     fn handle(&mut self, msg: &BorrowedMessage<'_>) {
         let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
+        if !self.resume_checks.is_empty() {
+            self.check_resume(topic, partition, offset);
+        }
         if self.writer.is_written(topic, partition, offset) {
             self.report.skipped_already_written += 1;
             return;
@@ -197,6 +204,23 @@ impl<J: Job> Runner<J> {
             }
         };
         self.writer.push(row, topic, partition, offset);
+    }
+
+    /// The first message of a resumed partition must be at or before the
+    /// resume offset (we asked for earlier ones); a later one means the
+    /// broker skipped offsets, which is reported rather than passed over.
+    fn check_resume(&mut self, topic: &str, partition: i32, offset: i64) {
+        let Some(i) = self.resume_checks.iter().position(|(t, p, _)| *p == partition && t == topic) else {
+            return;
+        };
+        let (_, _, resume_at) = self.resume_checks.swap_remove(i);
+        if offset > resume_at {
+            tracing::error!(
+                job = J::NAME, topic, partition, resume_at, first_delivered = offset,
+                "the broker skipped offsets {resume_at}..{}: those messages were never delivered (raise ARUS_KAFKA_RESUME_REWIND, or check retention)",
+                offset - 1
+            );
+        }
     }
 
     /// The commit point: dead letters acknowledged, then one Delta commit with
@@ -238,8 +262,10 @@ impl<J: Job> Runner<J> {
             self.writer.forget(topic, *partition);
         }
         self.job.restore_state(self.writer.table()).await?;
-        let next: HashMap<_, _> = plan.next;
-        consumer.seek_to(&next).await?;
+        let rewind = self.config.kafka_resume_rewind;
+        self.resume_checks = plan.next.iter().filter_map(|((t, p), next)| next.map(|n| (t.clone(), *p, n))).collect();
+        let seek: HashMap<_, _> = plan.next.into_iter().map(|(k, next)| (k, next.map(|n| (n - rewind).max(0)))).collect();
+        consumer.seek_to(&seek).await?;
         tracing::info!(job = J::NAME, partitions = assigned.len(), "positions restored from the Delta log");
         Ok(())
     }

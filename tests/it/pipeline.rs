@@ -124,3 +124,45 @@ async fn another_cluster_is_refused_then_reprocessed_on_request_with_broker() {
     assert_eq!(scalar(&session, "SELECT count(DISTINCT id) FROM transactions").await, 400);
     assert_eq!(scalar(&session, "SELECT count(*) FROM transactions").await, 400);
 }
+
+/// Resuming from a position inside a producer's record batch delivers the
+/// rest of that batch (tansu 0.6's memory engine would skip it without the
+/// resume rewind, see `kafka_resume_rewind`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_inside_a_record_batch_loses_nothing_with_broker() {
+    let mut env = TestEnv::new("midbatch").await;
+    // About fetch positions, not group coordination (tansu 0.6 may not reassign
+    // a group whose member just left): each run takes every partition.
+    env.config.consumer_mode = arus_schemas::config::ConsumerMode::Assign;
+    let producer = Kafka::new(&env.config).unwrap().producer().unwrap();
+    let now = chrono::Utc::now();
+    // One burst: the producer packs each partition's share into few large batches.
+    arus::demo::publish(&producer, &env.config, (0..2000).map(|i| arus::demo::synthetic("mb", i, 11, now)).collect()).await.unwrap();
+    let session = env.session().await;
+
+    // Commit every 97 rows, and stop after the first commits: positions end mid-batch.
+    let small = arus_schemas::Config { batch_max_rows: 97, batch_max_latency_ms: 60_000, ..env.config.clone() };
+    let stop = CancellationToken::new();
+    let first = {
+        let stop = stop.clone();
+        tokio::spawn(async move { arus_stream_jobs::run_named("enrich", &small, stop).await })
+    };
+    wait_for(&session, "SELECT count(*) FROM transactions", 97, Duration::from_secs(60)).await;
+    stop.cancel();
+    let first = first.await.unwrap().unwrap();
+    assert!(first.rows < 2000, "the first run must stop part-way ({} rows)", first.rows);
+
+    let stop = CancellationToken::new();
+    let second = {
+        let (config, stop) = (env.config.clone(), stop.clone());
+        tokio::spawn(async move { arus_stream_jobs::run_named("enrich", &config, stop).await })
+    };
+    wait_for(&session, "SELECT count(*) FROM transactions", 2000, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.cancel();
+    let second = second.await.unwrap().unwrap();
+    assert_eq!(first.rows + second.rows, 2000);
+    assert_eq!(second.duplicates, 0);
+    assert_eq!(scalar(&session, "SELECT count(DISTINCT id) FROM transactions").await, 2000);
+    assert_eq!(scalar(&session, "SELECT count(*) FROM transactions").await, 2000);
+}

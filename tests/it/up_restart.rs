@@ -1,6 +1,7 @@
 //! `arus up` (embedded tansu with sqlite storage, jobs, API) stopped and
 //! started again on the same data directory loses nothing and duplicates
-//! nothing; exercised over HTTP on real sockets.
+//! nothing, after a clean stop and after a SIGKILL; exercised over HTTP on
+//! real sockets.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -55,6 +56,12 @@ async fn stop(mut up: Up) {
     assert!(status.success(), "arus up exited with {status}");
 }
 
+/// SIGKILL: no clean shutdown; the embedded broker is left running.
+async fn kill_hard(mut up: Up) {
+    up.child.start_kill().unwrap();
+    up.child.wait().await.unwrap();
+}
+
 async fn post(client: &reqwest::Client, up: &Up, i: usize) -> String {
     let body = json!({"user_id": "warung-1", "idempotency_key": format!("entry-{i}"), "amount": -1000 * (i as i64 + 1), "description": format!("beli stok {i}")});
     let r = client.post(format!("{}/api/v1/transactions", up.base)).json(&body).send().await.unwrap();
@@ -105,11 +112,22 @@ async fn restarting_arus_up_loses_and_doubles_nothing() {
     }
     stop(up).await;
 
+    // Run 1: retries of accepted entries (same keys) and new ones, then a
+    // crash right after they were accepted.
     let up = start_up(data.path(), broker_port, http_port, 1).await;
-    // Retries of already accepted entries (same keys) and new ones.
-    for i in 30..80 {
+    for i in 30..70 {
         let id = post(&client, &up, i).await;
         if i >= 60 {
+            ids.push(id);
+        }
+    }
+    kill_hard(up).await;
+
+    // Run 2 stops the broker the crash left behind and carries on.
+    let up = start_up(data.path(), broker_port, http_port, 2).await;
+    for i in 65..80 {
+        let id = post(&client, &up, i).await;
+        if i >= 70 {
             ids.push(id);
         }
     }
