@@ -37,6 +37,8 @@ pub enum KafkaClientError {
     Delivery { topic: String, source: KafkaError },
     #[error("could not encode event for {topic}: {source}")]
     Encode { topic: String, source: serde_json::Error },
+    #[error("topic {topic} has no partitions; run `arus topics create`")]
+    MissingTopic { topic: String },
     #[error("no Kafka brokers configured (set ARUS_KAFKA_BROKERS, or use `arus up` for an embedded broker)")]
     NoBrokers,
 }
@@ -135,10 +137,7 @@ impl Kafka {
                     }
                 }
                 if manual.is_empty() {
-                    return Err(KafkaClientError::CreateTopic {
-                        topic: topics.join(","),
-                        reason: "topic has no partitions; run `arus topics create`".into(),
-                    });
+                    return Err(KafkaClientError::MissingTopic { topic: topics.join(",") });
                 }
             }
         }

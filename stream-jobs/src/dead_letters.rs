@@ -53,8 +53,11 @@ pub fn decode<T: DeserializeOwned>(job: &str, msg: &BorrowedMessage<'_>) -> Resu
     }
     // Decode again, tracking the path, so the reason names the field.
     let reason = match serde_path_to_error::deserialize::<_, T>(&value) {
-        Err(e) if !e.path().to_string().is_empty() && e.path().to_string() != "." => format!("{}: {}", e.path(), e.inner()),
-        _ => error.to_string(),
+        Err(e) => match e.path().to_string() {
+            path if path.is_empty() || path == "." => error.to_string(),
+            path => format!("{path}: {}", e.inner()),
+        },
+        Ok(_) => error.to_string(),
     };
     Err(dead(DeadLetterKind::WrongShape, format!("not a valid event: {reason}"), user_id))
 }

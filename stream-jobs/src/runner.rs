@@ -249,7 +249,9 @@ impl<J: Job> Runner<J> {
         // their ids are deterministic, so the dlq table keeps one of each.
         self.in_flight.clear();
         let assigned = consumer.assignment()?;
+        let started = std::time::Instant::now();
         let stored = self.writer.restore(&assigned).await?;
+        tracing::debug!(job = J::NAME, took_ms = started.elapsed().as_millis() as u64, "stored positions read");
         let high = {
             let kafka = self.kafka.clone();
             let assigned = assigned.clone();
@@ -257,6 +259,7 @@ impl<J: Job> Runner<J> {
                 .await
                 .map_err(|e| JobError::State { job: J::NAME, reason: e.to_string() })??
         };
+        tracing::debug!(job = J::NAME, took_ms = started.elapsed().as_millis() as u64, "high watermarks read");
         let plan = plan_resume(J::NAME, &assigned, &stored, self.cluster_id.as_deref(), &high, self.config.kafka_offset_mismatch)?;
         for (topic, partition) in &plan.forgotten {
             self.writer.forget(topic, *partition);

@@ -8,6 +8,17 @@ use arrow::array::{Array, Int64Array};
 use arus_lakehouse::{Lake, LakeSession};
 use arus_schemas::Config;
 
+/// Runs a test on the one runtime all tests share. arus runs on one runtime
+/// for its whole life; with a runtime per test (created and dropped in turn),
+/// a later test's Delta/DataFusion scan stalled after earlier tests had run
+/// (deltalake 1.1 keeps state tied to the runtime that first used it).
+pub fn run<F: std::future::Future<Output = ()>>(test: F) {
+    static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> = std::sync::LazyLock::new(|| {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime")
+    });
+    RUNTIME.block_on(test)
+}
+
 /// The broker `deploy/test.sh` started.
 pub fn brokers() -> String {
     std::env::var("ARUS_KAFKA_BROKERS").unwrap_or_else(|_| {

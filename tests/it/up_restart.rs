@@ -87,8 +87,12 @@ async fn wait_listed(client: &reqwest::Client, up: &Up, n: usize) -> Vec<String>
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restarting_arus_up_loses_and_doubles_nothing() {
+#[test]
+fn restarting_arus_up_loses_and_doubles_nothing() {
+    crate::common::run(restarting_arus_up_loses_and_doubles_nothing_body())
+}
+
+async fn restarting_arus_up_loses_and_doubles_nothing_body() {
     let data = tempfile::tempdir().unwrap();
     let (broker_port, http_port) = (free_port(), free_port());
     let client = reqwest::Client::new();
