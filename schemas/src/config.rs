@@ -110,7 +110,9 @@ pub struct Config {
     /// what it already wrote. Kafka answers a fetch inside a record batch
     /// with that batch; tansu 0.6's memory engine returns the next one, which
     /// would skip the rest of the batch. Must cover the largest batch a
-    /// producer writes (arus's producer: 10,000 records).
+    /// producer writes (arus's producer: 10,000 records). Also how far a
+    /// reported partition end may fall short of a stored offset before it
+    /// counts as a reset (tansu 0.6 reports the start of the last batch).
     pub kafka_resume_rewind: i64,
 
     /// Port of the embedded broker `arus up` starts when `kafka_brokers` is empty.

@@ -260,7 +260,7 @@ impl<J: Job> Runner<J> {
                 .map_err(|e| JobError::State { job: J::NAME, reason: e.to_string() })??
         };
         tracing::debug!(job = J::NAME, took_ms = started.elapsed().as_millis() as u64, "high watermarks read");
-        let plan = plan_resume(J::NAME, &assigned, &stored, self.cluster_id.as_deref(), &high, self.config.kafka_offset_mismatch)?;
+        let plan = plan_resume(J::NAME, &assigned, &stored, self.cluster_id.as_deref(), &high, self.config.kafka_resume_rewind, self.config.kafka_offset_mismatch)?;
         for (topic, partition) in &plan.forgotten {
             self.writer.forget(topic, *partition);
         }

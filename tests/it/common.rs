@@ -8,17 +8,6 @@ use arrow::array::{Array, Int64Array};
 use arus_lakehouse::{Lake, LakeSession};
 use arus_schemas::Config;
 
-/// Runs a test on the one runtime all tests share. arus runs on one runtime
-/// for its whole life; with a runtime per test (created and dropped in turn),
-/// a later test's Delta/DataFusion scan stalled after earlier tests had run
-/// (deltalake 1.1 keeps state tied to the runtime that first used it).
-pub fn run<F: std::future::Future<Output = ()>>(test: F) {
-    static RUNTIME: std::sync::LazyLock<tokio::runtime::Runtime> = std::sync::LazyLock::new(|| {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime")
-    });
-    RUNTIME.block_on(test)
-}
-
 /// The broker `deploy/test.sh` started.
 pub fn brokers() -> String {
     std::env::var("ARUS_KAFKA_BROKERS").unwrap_or_else(|_| {
@@ -81,8 +70,8 @@ impl Drop for TestEnv {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "log") {
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
-                let tail: Vec<_> = text.lines().rev().take(40).collect();
-                eprintln!("--- {} (last 40 lines) ---", path.display());
+                let tail: Vec<_> = text.lines().rev().take(150).collect();
+                eprintln!("--- {} (last 150 lines) ---", path.display());
                 for line in tail.into_iter().rev() {
                     eprintln!("{line}");
                 }

@@ -27,12 +27,8 @@ fn start_enrich(env: &TestEnv, run: usize) -> Child {
         .unwrap()
 }
 
-#[test]
-fn sigkilled_enrich_loses_and_doubles_nothing_with_broker() {
-    crate::common::run(sigkilled_enrich_loses_and_doubles_nothing_with_broker_body())
-}
-
-async fn sigkilled_enrich_loses_and_doubles_nothing_with_broker_body() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkilled_enrich_loses_and_doubles_nothing_with_broker() {
     const EVENTS: u64 = 50_000;
     let env = TestEnv::new("crash").await;
     let producer = Kafka::new(&env.config).unwrap().producer().unwrap();

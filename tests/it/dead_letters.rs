@@ -9,12 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::{scalar, strings, wait_for, TestEnv};
 
-#[test]
-fn malformed_events_land_in_the_dlq_with_reasons_with_broker() {
-    crate::common::run(malformed_events_land_in_the_dlq_with_reasons_with_broker_body())
-}
-
-async fn malformed_events_land_in_the_dlq_with_reasons_with_broker_body() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_events_land_in_the_dlq_with_reasons_with_broker() {
     let env = TestEnv::new("dlq").await;
     let stop = CancellationToken::new();
     let mut jobs = Vec::new();

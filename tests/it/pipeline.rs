@@ -10,12 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::{scalar, strings, wait_for, TestEnv};
 
-#[test]
-fn ten_thousand_events_become_ten_thousand_rows_with_broker() {
-    crate::common::run(ten_thousand_events_become_ten_thousand_rows_with_broker_body())
-}
-
-async fn ten_thousand_events_become_ten_thousand_rows_with_broker_body() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_events_become_ten_thousand_rows_with_broker() {
     let env = TestEnv::new("pipeline").await;
     let stop = CancellationToken::new();
     let job = {
@@ -47,12 +43,8 @@ async fn ten_thousand_events_become_ten_thousand_rows_with_broker_body() {
 /// A stopped job resumes after the offsets in the Delta log: it neither
 /// re-reads what it wrote (so idempotency keys are not what saves it) nor
 /// misses what arrived while it was down.
-#[test]
-fn a_restarted_job_resumes_from_the_delta_log_with_broker() {
-    crate::common::run(a_restarted_job_resumes_from_the_delta_log_with_broker_body())
-}
-
-async fn a_restarted_job_resumes_from_the_delta_log_with_broker_body() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_job_resumes_from_the_delta_log_with_broker() {
     let env = TestEnv::new("resume").await;
     let producer = Kafka::new(&env.config).unwrap().producer().unwrap();
     let session = env.session().await;
@@ -90,12 +82,8 @@ async fn a_restarted_job_resumes_from_the_delta_log_with_broker_body() {
 /// another cluster, the job refuses to start (nothing silently skipped);
 /// told to reprocess, it reads that cluster from the beginning without
 /// doubling rows.
-#[test]
-fn another_cluster_is_refused_then_reprocessed_on_request_with_broker() {
-    crate::common::run(another_cluster_is_refused_then_reprocessed_on_request_with_broker_body())
-}
-
-async fn another_cluster_is_refused_then_reprocessed_on_request_with_broker_body() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_cluster_is_refused_then_reprocessed_on_request_with_broker() {
     let env = TestEnv::new("cluster").await;
     let now = chrono::Utc::now();
     let session = env.session().await;
@@ -140,12 +128,8 @@ async fn another_cluster_is_refused_then_reprocessed_on_request_with_broker_body
 /// Resuming from a position inside a producer's record batch delivers the
 /// rest of that batch (tansu 0.6's memory engine would skip it without the
 /// resume rewind, see `kafka_resume_rewind`).
-#[test]
-fn resuming_inside_a_record_batch_loses_nothing_with_broker() {
-    crate::common::run(resuming_inside_a_record_batch_loses_nothing_with_broker_body())
-}
-
-async fn resuming_inside_a_record_batch_loses_nothing_with_broker_body() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_inside_a_record_batch_loses_nothing_with_broker() {
     let mut env = TestEnv::new("midbatch").await;
     // About fetch positions, not group coordination (tansu 0.6 may not reassign
     // a group whose member just left): each run takes every partition.

@@ -87,12 +87,8 @@ async fn wait_listed(client: &reqwest::Client, up: &Up, n: usize) -> Vec<String>
     }
 }
 
-#[test]
-fn restarting_arus_up_loses_and_doubles_nothing() {
-    crate::common::run(restarting_arus_up_loses_and_doubles_nothing_body())
-}
-
-async fn restarting_arus_up_loses_and_doubles_nothing_body() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_arus_up_loses_and_doubles_nothing() {
     let data = tempfile::tempdir().unwrap();
     let (broker_port, http_port) = (free_port(), free_port());
     let client = reqwest::Client::new();
