@@ -16,6 +16,47 @@ pub const DEMO_USERS: &[(&str, &str)] = &[
     ("demo-siti", "online seller"),
 ];
 
+/// Registers the demo tenants (`{name}@demo.arus.id`) when they are not
+/// yet, with a random password saved to `{data_dir}/demo-credentials.txt`
+/// (mode 0600). Returns the lines of that file.
+pub async fn ensure_demo_users(config: &Config) -> Result<Vec<String>> {
+    use arus_serving::auth::{password, store::{AuthStore, NewUser}};
+    use base64::Engine;
+    let path = config.data_dir.join("demo-credentials.txt");
+    let lake = arus_lakehouse::Lake::new(config)?;
+    let store = AuthStore::open(&lake).await?;
+    let mut lines = std::fs::read_to_string(&path).map(|t| t.lines().map(str::to_owned).collect()).unwrap_or_else(|_| Vec::new());
+    for (user_id, what) in DEMO_USERS {
+        if store.user(user_id).is_some() {
+            continue;
+        }
+        let name = user_id.trim_start_matches("demo-");
+        let email = format!("{name}@demo.arus.id");
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 12]>());
+        let hash = password::hash(secret.clone()).await.map_err(anyhow::Error::msg)?;
+        store
+            .register(NewUser {
+                user_id: Some((*user_id).to_owned()),
+                email: Some(email.clone()),
+                phone: None,
+                display_name: format!("{name} ({what})"),
+                password_hash: hash,
+                role: arus_schemas::Role::User,
+                officer_id: None,
+                created_by: Some("demo".into()),
+            })
+            .await?;
+        lines.push(format!("{email} {secret}"));
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path)?;
+    std::io::Write::write_all(&mut file, (lines.join("\n") + "\n").as_bytes())?;
+    Ok(lines)
+}
+
 /// `(description, amount)` shapes of each demo tenant; negative is money out.
 const RINI: &[(&str, i64)] = &[
     ("jual bakso 20 porsi", 300_000),

@@ -7,3 +7,4 @@ pub mod demo;
 pub mod logging;
 pub mod signals;
 pub mod up;
+pub mod users;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use arus::{bench, logging, signals, up};
+use arus::{bench, logging, signals, up, users};
 use arus_lakehouse::Lake;
 use arus_schemas::Config;
 use clap::{Parser, Subcommand};
@@ -27,7 +27,7 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Run one streaming job (enrich, dlq) against ARUS_KAFKA_BROKERS.
+    /// Run one streaming job (enrich, dlq, accounts, audit) against ARUS_KAFKA_BROKERS.
     Job { name: String },
     /// Run the HTTP API against ARUS_KAFKA_BROKERS.
     Serve,
@@ -37,6 +37,9 @@ enum Command {
     /// Delta tables.
     #[command(subcommand)]
     Lake(LakeCommand),
+    /// People who sign in.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -57,6 +60,12 @@ enum TopicsCommand {
 enum LakeCommand {
     /// List tables with version, files, rows and size.
     Ls,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a person with any role, e.g. the first admin: `arus user create --role admin --email … --name …`.
+    Create(users::CreateArgs),
 }
 
 #[derive(Subcommand)]
@@ -92,6 +101,10 @@ fn main() -> Result<()> {
 }
 
 async fn run(command: Command, config: Config) -> Result<()> {
+    if matches!(command, Command::Up { .. } | Command::Job { .. } | Command::Serve) {
+        // Before any part records a metric.
+        arus_serving::metrics::handle();
+    }
     match command {
         Command::Up { demo } => up::up(config, demo, signals::shutdown_token()?).await,
         Command::Job { name } => {
@@ -117,6 +130,14 @@ async fn run(command: Command, config: Config) -> Result<()> {
                 let version = t.version.map_or("-".to_owned(), |v| v.to_string());
                 let rows = t.rows.map_or("?".to_owned(), |r| r.to_string());
                 println!("{:<14} {version:>8} {:>7} {rows:>10} {:>12}  {}", t.name, t.files, t.bytes, t.partition_columns.join(","));
+            }
+            Ok(())
+        }
+        Command::User(UserCommand::Create(args)) => {
+            let (user, password) = users::create(&config, args).await?;
+            println!("created {} ({}) with role {}", user.user_id, user.email.as_deref().or(user.phone.as_deref()).unwrap_or("-"), user.role);
+            if let Some(password) = password {
+                println!("password (shown once): {password}");
             }
             Ok(())
         }

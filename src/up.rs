@@ -79,17 +79,27 @@ async fn run_parts(config: &Config, demo: bool, shutdown: CancellationToken) -> 
         }
     };
     if let Some(addr) = addr {
-        println!("\narus is up.\n  API:       http://{addr}/api/v1/transactions?user_id=demo-rini\n  health:    http://{addr}/readyz\n  lake:      {}\n  Kafka:     {}\nStop with Ctrl-C.\n", config.lake_uri(), config.kafka_brokers);
+        println!(
+            "\narus is up.\n  API docs:  http://{addr}/docs/\n  health:    http://{addr}/readyz\n  metrics:   http://{addr}/metrics\n  lake:      {}\n  Kafka:     {}\nStop with Ctrl-C.\n",
+            config.lake_uri(),
+            config.kafka_brokers
+        );
     }
     if demo {
+        let logins = crate::demo::ensure_demo_users(config).await.context("registering demo users")?;
         let kafka = Kafka::new(config)?;
         let producer = kafka.producer()?;
         let events = crate::demo::demo_transactions(chrono::Utc::now());
         let count = crate::demo::publish(&producer, config, events).await.context("loading demo data")?;
-        let users: Vec<_> = crate::demo::DEMO_USERS.iter().map(|(u, _)| *u).collect();
-        println!("Demo: {count} transactions published for {users:?}; they appear within a second.");
-        if let Some(addr) = addr {
-            println!("  try:  curl -s 'http://{addr}/api/v1/transactions?user_id=demo-rini&limit=5'\n");
+        println!("Demo: {count} transactions published for {} people; they appear within a second.", crate::demo::DEMO_USERS.len());
+        println!("  logins (also in {}):", config.data_dir.join("demo-credentials.txt").display());
+        for line in &logins {
+            println!("    {line}");
+        }
+        if let (Some(addr), Some((login, password))) = (addr, logins.first().and_then(|l| l.split_once(' '))) {
+            println!(
+                "  try:  TOKEN=$(curl -s http://{addr}/api/v1/auth/login -H 'content-type: application/json' \\\n          -d '{{\"login\":\"{login}\",\"password\":\"{password}\"}}' | jq -r .access_token)\n        curl -s -H \"Authorization: Bearer $TOKEN\" 'http://{addr}/api/v1/transactions?limit=5'\n"
+            );
         }
     }
 

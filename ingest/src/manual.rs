@@ -7,9 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A transaction as a person enters it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualEntry {
+    /// The tenant. Through the API it defaults to the caller; an officer or
+    /// admin may name a person in their scope.
+    #[serde(default)]
     pub user_id: String,
     /// Lets a client retry safely: the same key yields the same transaction.
     /// A fresh key is chosen when absent.
@@ -53,7 +56,7 @@ impl ManualEntry {
 }
 
 /// What the sender is told when an entry is accepted.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Accepted {
     /// The id the transaction will have in `transactions`.
     pub id: String,

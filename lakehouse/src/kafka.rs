@@ -95,6 +95,7 @@ impl Kafka {
         // A manual assignment is "changed" once, at the start; a group
         // member waits for its first assignment.
         let context = JobContext {
+            group: group.to_owned(),
             assignment_changed: Arc::new(AtomicBool::new(mode == ConsumerMode::Assign)),
             wake: Arc::new(Notify::new()),
         };
@@ -120,6 +121,8 @@ impl Kafka {
             .set("max.partition.fetch.bytes", "8388608")
             .set("fetch.max.bytes", "67108864")
             .set("queued.min.messages", "50000")
+            // Consumer lag per partition for /metrics (see `JobContext::stats`).
+            .set("statistics.interval.ms", "5000")
             .create_with_context(context)?;
         // Nothing may be fetched from Kafka's committed offsets: a fetch that
         // starts ahead of the Delta log would deliver messages past a gap,
@@ -247,13 +250,33 @@ impl Producer {
 /// Records that partitions were assigned or revoked, so the job restores its
 /// positions from the Delta log before it trusts the next message.
 struct JobContext {
+    /// Consumer group, the `group` label of the lag metric.
+    group: String,
     assignment_changed: Arc<AtomicBool>,
     /// Wakes a job waiting in [`Consumer::assignment_change`], so it restores
     /// at once even when no message arrives.
     wake: Arc<Notify>,
 }
 
-impl ClientContext for JobContext {}
+impl ClientContext for JobContext {
+    /// librdkafka's periodic statistics: records `arus_kafka_consumer_lag`
+    /// (partition end minus the committed position, which jobs commit after
+    /// each Delta commit) for every partition this consumer reads.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        for (topic, stats) in &statistics.topics {
+            for (partition, p) in &stats.partitions {
+                if *partition < 0 || p.consumer_lag < 0 {
+                    continue;
+                }
+                metrics::gauge!(
+                    "arus_kafka_consumer_lag",
+                    "group" => self.group.clone(), "topic" => topic.clone(), "partition" => partition.to_string()
+                )
+                .set(p.consumer_lag as f64);
+            }
+        }
+    }
+}
 
 impl ConsumerContext for JobContext {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

@@ -7,11 +7,13 @@ pub mod catalogue;
 pub mod kafka;
 pub mod offsets;
 pub mod query;
+pub mod state;
 pub mod writer;
 
 pub use catalogue::{Lake, TableSummary};
 pub use kafka::{Consumer, Kafka, KafkaClientError, Producer};
 pub use query::LakeSession;
+pub use state::AppendLog;
 pub use offsets::{plan_resume, ResumePlan};
 pub use writer::{app_id, ExactlyOnceWriter, Flushed, StoredPositions, WriterSettings};
 
@@ -41,6 +43,9 @@ pub enum LakeError {
         #[from]
         source: arrow::error::ArrowError,
     },
+    /// Another writer committed to `table` since this one loaded it.
+    #[error("table {table} was changed by another writer; reload and retry")]
+    Conflict { table: &'static str },
     /// The offsets stored in the Delta log were written against another Kafka
     /// cluster, or the broker lost its data: continuing would skip messages.
     #[error(

@@ -104,6 +104,17 @@ pub async fn query_table(table: &DeltaTable, name: &str, sql: &str) -> Result<Ve
     Ok(ctx.sql(sql).await?.collect().await?)
 }
 
+/// Every row of `table` (registered as `name`) as `T`, in no particular order.
+pub async fn read_rows<T: serde::de::DeserializeOwned>(table: &DeltaTable, name: &'static str) -> Result<Vec<T>, LakeError> {
+    let batches = query_table(table, name, &format!("SELECT * FROM \"{name}\"")).await?;
+    let mut rows = Vec::new();
+    for batch in &batches {
+        let part: Vec<T> = serde_arrow::from_record_batch(batch).map_err(|e| LakeError::Rows { table: name, reason: e.to_string() })?;
+        rows.extend(part);
+    }
+    Ok(rows)
+}
+
 /// Calls `f` with every non-null value of the string column `column` of
 /// `table` (registered as `name`). For jobs rebuilding state, such as the
 /// ids they have written.

@@ -268,6 +268,9 @@ impl<T: Serialize> ExactlyOnceWriter<T> {
         }
 
         let rows = self.rows.len();
+        let labels = [("table", self.def.name.to_owned()), ("job", self.job.clone())];
+        metrics::counter!("arus_rows_written_total", &labels).increment(rows as u64);
+        metrics::counter!("arus_delta_commits_total", &labels).increment(1);
         self.rows.clear();
         self.oldest = None;
         for p in &mut self.positions {

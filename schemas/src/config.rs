@@ -134,6 +134,41 @@ pub struct Config {
     /// The serving layer reloads a table's Delta log at most this often.
     pub table_refresh_ms: u64,
 
+    /// Browser origins allowed to call the API (comma-separated, `*` for
+    /// any); empty disables CORS.
+    pub cors_origins: String,
+    /// Largest request body the API reads, in bytes.
+    pub http_max_body_bytes: u64,
+
+    /// HS256 key signing access tokens (at least 32 bytes). Leave empty and
+    /// set `jwt_secret_file`, or an Ed25519 key pair, instead; with none of
+    /// them a random key is generated once under `{data_dir}/secrets/`.
+    pub jwt_secret: Secret,
+    /// File holding the HS256 key.
+    pub jwt_secret_file: String,
+    /// PEM (PKCS#8) Ed25519 private key: access tokens are signed with EdDSA.
+    pub jwt_private_key_file: String,
+    /// PEM Ed25519 public key matching `jwt_private_key_file`.
+    pub jwt_public_key_file: String,
+    /// `iss` and `aud` of access tokens.
+    pub jwt_issuer: String,
+    /// Lifetime of an access token.
+    pub access_token_ttl_s: u64,
+    /// Lifetime of a refresh token (each use replaces it with a new one).
+    pub refresh_token_ttl_s: u64,
+    /// Failed logins (per account or per address) after which each further
+    /// attempt is slowed down…
+    pub login_slowdown_after: u32,
+    /// …and after which the account or address is refused with 429…
+    pub login_lockout_after: u32,
+    /// …for this long. Failures older than this are forgotten.
+    pub login_lockout_s: u64,
+    /// Failures from one address before it is refused (covers many accounts).
+    pub login_address_lockout_after: u32,
+    /// How often the serving layer re-reads the `users` and
+    /// `refresh_tokens` tables for changes made by other instances.
+    pub auth_reload_ms: u64,
+
     pub log_format: LogFormat,
     /// `tracing` filter, e.g. `info,arus_lakehouse=debug`.
     pub log: String,
@@ -164,6 +199,20 @@ impl Default for Config {
             checkpoint_interval: 20,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             table_refresh_ms: 100,
+            cors_origins: String::new(),
+            http_max_body_bytes: 64 * 1024,
+            jwt_secret: Secret::default(),
+            jwt_secret_file: String::new(),
+            jwt_private_key_file: String::new(),
+            jwt_public_key_file: String::new(),
+            jwt_issuer: "arus".into(),
+            access_token_ttl_s: 900,
+            refresh_token_ttl_s: 30 * 24 * 3600,
+            login_slowdown_after: 3,
+            login_lockout_after: 10,
+            login_lockout_s: 900,
+            login_address_lockout_after: 50,
+            auth_reload_ms: 2000,
             log_format: LogFormat::Pretty,
             log: "info,buoyant_kernel=warn,deltalake_core=warn,datafusion=warn".into(),
         }
@@ -215,6 +264,15 @@ impl Config {
         }
         if self.checkpoint_interval == 0 {
             return fail("checkpoint_interval must be at least 1");
+        }
+        if self.access_token_ttl_s == 0 || self.refresh_token_ttl_s <= self.access_token_ttl_s {
+            return fail("access_token_ttl_s must be positive and shorter than refresh_token_ttl_s");
+        }
+        if self.login_slowdown_after == 0 || self.login_lockout_after <= self.login_slowdown_after {
+            return fail("login_lockout_after must be greater than login_slowdown_after (both at least 1)");
+        }
+        if self.jwt_private_key_file.is_empty() != self.jwt_public_key_file.is_empty() {
+            return fail("jwt_private_key_file and jwt_public_key_file are set together");
         }
         if !matches!(self.embedded_broker_storage.as_str(), "sqlite" | "memory") {
             return fail("embedded_broker_storage must be `sqlite` or `memory`");

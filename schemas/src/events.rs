@@ -19,7 +19,7 @@ const TRANSACTION_ID_NAMESPACE: Uuid = Uuid::from_u128(0x8c1f_4d2e_6a5b_4f3c_9e2
 pub const MAX_ABS_AMOUNT: i64 = 1_000_000_000_000_000;
 
 /// Where a transaction was captured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TxnSource {
     Manual,
@@ -77,14 +77,30 @@ fn default_currency() -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ValidationError {
     pub field: String,
-    /// Stable machine-readable code, e.g. `required`, `out_of_range`.
+    /// Stable machine-readable code, e.g. `required`, `out_of_range`; the
+    /// messages of every language are keyed by it ([`crate::i18n`]).
     pub code: String,
+    /// The message in English (the language of logs and dead letters).
     pub message: String,
+    /// The value a message refers to (a length limit, an allowed set),
+    /// so that [`crate::i18n`] can say it in another language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
 }
 
 impl ValidationError {
-    fn new(field: &str, code: &str, message: impl Into<String>) -> Self {
-        Self { field: field.to_owned(), code: code.to_owned(), message: message.into() }
+    pub fn new(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self { field: field.to_owned(), code: code.to_owned(), message: message.into(), param: None }
+    }
+
+    /// Like [`ValidationError::new`], remembering `param` for translations.
+    pub fn with_param(field: &str, code: &str, message: impl Into<String>, param: impl ToString) -> Self {
+        Self { param: Some(param.to_string()), ..Self::new(field, code, message) }
+    }
+
+    /// `field` must be present and non-empty.
+    pub fn required(field: &str) -> Self {
+        Self::new(field, "required", format!("{field} must not be empty"))
     }
 }
 
@@ -108,11 +124,11 @@ pub fn check_schema_version(version: u32) -> Result<(), ValidationError> {
 
 fn check_identifier(field: &str, value: &str, max_len: usize, errors: &mut Vec<ValidationError>) {
     if value.trim().is_empty() {
-        errors.push(ValidationError::new(field, "required", format!("{field} must not be empty")));
+        errors.push(ValidationError::required(field));
     } else if value.chars().count() > max_len {
-        errors.push(ValidationError::new(field, "too_long", format!("{field} is longer than {max_len} characters")));
+        errors.push(ValidationError::with_param(field, "too_long", format!("{field} is longer than {max_len} characters"), max_len));
     } else if value.chars().any(char::is_control) {
-        errors.push(ValidationError::new(field, "invalid", format!("{field} contains control characters")));
+        errors.push(ValidationError::new(field, "control_characters", format!("{field} contains control characters")));
     }
 }
 
@@ -139,21 +155,22 @@ impl TxnRaw {
         if self.amount == 0 {
             errors.push(ValidationError::new("amount", "zero", "amount must not be zero"));
         } else if self.amount.unsigned_abs() > MAX_ABS_AMOUNT as u64 {
-            errors.push(ValidationError::new(
+            errors.push(ValidationError::with_param(
                 "amount",
-                "out_of_range",
+                "too_large",
                 format!("amount exceeds {MAX_ABS_AMOUNT} rupiah"),
+                MAX_ABS_AMOUNT,
             ));
         }
         if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
-            errors.push(ValidationError::new("currency", "invalid", "currency must be an ISO 4217 code such as IDR"));
+            errors.push(ValidationError::new("currency", "invalid_currency", "currency must be an ISO 4217 code such as IDR"));
         }
         if self.description.chars().count() > 1000 {
-            errors.push(ValidationError::new("description", "too_long", "description is longer than 1000 characters"));
+            errors.push(ValidationError::with_param("description", "too_long", "description is longer than 1000 characters", 1000));
         }
         let earliest = DateTime::parse_from_rfc3339("1970-01-01T00:00:00Z").map(|d| d.with_timezone(&Utc));
         if earliest.is_ok_and(|e| self.occurred_at < e) {
-            errors.push(ValidationError::new("occurred_at", "out_of_range", "occurred_at is before 1970"));
+            errors.push(ValidationError::new("occurred_at", "before_1970", "occurred_at is before 1970"));
         } else if self.occurred_at > now + chrono::Duration::days(1) {
             errors.push(ValidationError::new("occurred_at", "in_future", "occurred_at is more than a day in the future"));
         }
@@ -179,7 +196,7 @@ pub fn jakarta() -> FixedOffset {
 }
 
 /// Processing state of a transaction row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransactionStatus {
     /// Stored, waiting for the classifier.
@@ -192,7 +209,7 @@ pub enum TransactionStatus {
 
 /// A validated transaction: a row of the `transactions` Delta table
 /// (partitioned by `month`, in WIB).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 pub struct Transaction {
     pub schema_version: i32,
     pub id: String,

@@ -5,6 +5,8 @@
 
 use schemars::{schema_for, JsonSchema};
 
+use crate::accounts::AccountEvent;
+use crate::audit::AuditRecord;
 use crate::events::{Alert, DeadLetter, Transaction, TxnRaw};
 
 fn render<T: JsonSchema>() -> String {
@@ -21,6 +23,8 @@ pub fn documents() -> Vec<(&'static str, String)> {
         ("transaction.v1.json", render::<Transaction>()),
         ("alert.v1.json", render::<Alert>()),
         ("dead_letter.v1.json", render::<DeadLetter>()),
+        ("account_event.v1.json", render::<AccountEvent>()),
+        ("audit_record.v1.json", render::<AuditRecord>()),
     ]
 }
 

@@ -2,13 +2,21 @@
 //! topic names, the Arrow schema of every Delta table, and the one configuration
 //! struct. Nothing here performs I/O except [`config::Config::load`].
 
+pub mod accounts;
+pub mod audit;
 pub mod config;
 pub mod events;
+pub mod i18n;
 pub mod json_schema;
+pub mod people;
 pub mod tables;
 pub mod topics;
 
+pub use accounts::{Account, AccountEvent, AccountFields, AccountKind, AccountOp};
+pub use audit::{AuditOutcome, AuditRecord};
 pub use config::Config;
+pub use i18n::Lang;
+pub use people::{Role, UserRecord};
 pub use events::{
     Alert, AlertKind, DeadLetter, Severity, Transaction, TransactionStatus, TxnRaw, TxnSource,
     ValidationError,

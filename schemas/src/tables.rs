@@ -89,8 +89,105 @@ pub static DLQ: TableDef = TableDef {
     description: "messages that could not be processed, with the reason and the raw payload",
 };
 
+static USERS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("user_id", DataType::Utf8, false),
+        f("revision", DataType::Int64, false),
+        f("email", DataType::Utf8, true),
+        f("phone", DataType::Utf8, true),
+        f("display_name", DataType::Utf8, false),
+        f("password_hash", DataType::Utf8, false),
+        f("role", DataType::Utf8, false),
+        f("officer_id", DataType::Utf8, true),
+        f("disabled", DataType::Boolean, false),
+        f("created_at", ts(), false),
+        f("updated_at", ts(), false),
+        f("updated_by", DataType::Utf8, true),
+    ]))
+});
+
+/// People ([`crate::people::UserRecord`]): one row per revision, written by
+/// the serving layer. Holds password hashes: not for analysts' SQL.
+pub static USERS: TableDef = TableDef {
+    name: "users",
+    schema: &USERS_SCHEMA,
+    partition_columns: &[],
+    description: "people who sign in to arus, one row per revision (latest revision wins)",
+};
+
+static REFRESH_TOKENS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("token_hash", DataType::Utf8, false),
+        f("family_id", DataType::Utf8, false),
+        f("user_id", DataType::Utf8, false),
+        f("event", DataType::Utf8, false),
+        f("at", ts(), false),
+        f("expires_at", ts(), true),
+        f("reason", DataType::Utf8, true),
+    ]))
+});
+
+/// Refresh tokens issued, used and revoked ([`crate::people::RefreshTokenRecord`]),
+/// written by the serving layer.
+pub static REFRESH_TOKENS: TableDef = TableDef {
+    name: "refresh_tokens",
+    schema: &REFRESH_TOKENS_SCHEMA,
+    partition_columns: &[],
+    description: "log of refresh tokens issued, used and revoked (hashes only)",
+};
+
+static ACCOUNTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("account_id", DataType::Utf8, false),
+        f("user_id", DataType::Utf8, false),
+        f("revision", DataType::Int64, false),
+        f("name", DataType::Utf8, false),
+        f("kind", DataType::Utf8, false),
+        f("institution", DataType::Utf8, true),
+        f("number_last4", DataType::Utf8, true),
+        f("currency", DataType::Utf8, false),
+        f("opening_balance", DataType::Int64, false),
+        f("deleted", DataType::Boolean, false),
+        f("created_at", ts(), false),
+        f("updated_at", ts(), false),
+        f("event_id", DataType::Utf8, false),
+    ]))
+});
+
+/// Financial accounts ([`crate::accounts::Account`]): one row per revision.
+pub static ACCOUNTS: TableDef = TableDef {
+    name: "accounts",
+    schema: &ACCOUNTS_SCHEMA,
+    partition_columns: &[],
+    description: "bank accounts, e-wallets and cash boxes, one row per revision (latest revision wins)",
+};
+
+static AUDIT_LOG_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("schema_version", DataType::Int32, false),
+        f("id", DataType::Utf8, false),
+        f("at", ts(), false),
+        f("actor_id", DataType::Utf8, true),
+        f("actor_role", DataType::Utf8, true),
+        f("action", DataType::Utf8, false),
+        f("target", DataType::Utf8, true),
+        f("outcome", DataType::Utf8, false),
+        f("remote_addr", DataType::Utf8, true),
+        f("request_id", DataType::Utf8, true),
+        f("detail", DataType::Utf8, true),
+    ]))
+});
+
+/// The audit trail ([`crate::audit::AuditRecord`]).
+pub static AUDIT_LOG: TableDef = TableDef {
+    name: "audit_log",
+    schema: &AUDIT_LOG_SCHEMA,
+    partition_columns: &[],
+    description: "logins, imports, configuration and role changes: who, what, when, from where",
+};
+
 /// Every table the catalogue knows, in creation order.
-pub static ALL: &[&TableDef] = &[&TRANSACTIONS, &DLQ];
+pub static ALL: &[&TableDef] = &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG];
 
 /// The table named `name`, if the catalogue has it.
 pub fn by_name(name: &str) -> Option<&'static TableDef> {

@@ -23,6 +23,10 @@ pub const PLAN: &str = "arus.plan.v1";
 pub const ALERT: &str = "arus.alert.v1";
 /// What could not be processed (`DeadLetter`).
 pub const DLQ: &str = "arus.dlq.v1";
+/// Financial accounts created, changed or removed (`AccountEvent`).
+pub const ACCOUNT: &str = "arus.account.v1";
+/// The audit trail (`AuditRecord`).
+pub const AUDIT: &str = "arus.audit.v1";
 
 /// Every topic arus uses, in the order `arus topics create` creates them.
 pub const ALL: &[&str] = &[
@@ -35,4 +39,6 @@ pub const ALL: &[&str] = &[
     PLAN,
     ALERT,
     DLQ,
+    ACCOUNT,
+    AUDIT,
 ];

@@ -42,8 +42,7 @@ async fn readyz(state: State) -> warp::reply::Response {
     };
     checks.push(Check { name: "kafka".into(), ok: broker_error.is_none(), error: broker_error });
     for def in tables::ALL {
-        let result = state.session.sql(&format!("SELECT 1 FROM \"{}\" LIMIT 1", def.name)).await;
-        let error = result.err().map(|e| e.to_string());
+        let error = state.tables.probe(def.name).await.err();
         checks.push(Check { name: format!("table {}", def.name), ok: error.is_none(), error });
     }
     let ready = checks.iter().all(|c| c.ok);

@@ -1,28 +1,47 @@
 //! The HTTP face of arus: a warp API over the Delta tables, queried with one
 //! DataFusion session that always reads the latest committed version.
-//! Routes live one resource per file under [`api`]; errors map to HTTP in
-//! one place ([`error`]).
+//! Routes live one resource per file under [`api`]; who may see which rows
+//! is decided in one place ([`rows`]); errors map to HTTP in one place
+//! ([`error`]); every request passes through one server loop ([`observe`])
+//! that gives it an id, a span and its metrics.
 
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod error;
 pub mod health;
+pub mod metrics;
+pub mod observe;
+pub mod openapi;
+pub mod rows;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arus_ingest::ManualConnector;
-use arus_lakehouse::{Kafka, Lake, LakeError, LakeSession};
+use arus_lakehouse::{Kafka, Lake, LakeError, LakeSession, Producer};
 use arus_schemas::Config;
 use tokio_util::sync::CancellationToken;
-use warp::Filter;
+use warp::{Filter, Reply};
+
+use crate::audit::Auditor;
+use crate::auth::store::{AuthStore, StoreError};
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::tokens::{KeyError, TokenKeys};
+use crate::rows::Tables;
 
 /// What every handler can reach.
 pub struct AppState {
     pub config: Config,
     pub kafka: Kafka,
-    pub session: LakeSession,
+    pub producer: Producer,
+    pub tables: Tables,
     pub manual: ManualConnector,
+    pub auth: AuthStore,
+    pub keys: TokenKeys,
+    pub throttle: LoginThrottle,
+    pub auditor: Auditor,
 }
 
 pub type State = Arc<AppState>;
@@ -33,8 +52,14 @@ pub enum ServeError {
     Kafka(#[from] arus_lakehouse::KafkaClientError),
     #[error(transparent)]
     Lake(#[from] LakeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("invalid cors_origins: {0}")]
+    Cors(String),
 }
 
 impl AppState {
@@ -43,16 +68,60 @@ impl AppState {
         let lake = Lake::new(config)?;
         let session = LakeSession::open(&lake, Duration::from_millis(config.table_refresh_ms)).await?;
         let manual = ManualConnector::new(&kafka, config)?;
-        Ok(Arc::new(AppState { config: config.clone(), kafka, session, manual }))
+        let auth = AuthStore::open(&lake).await?;
+        let keys = TokenKeys::from_config(config)?;
+        Ok(Arc::new(AppState {
+            config: config.clone(),
+            producer: kafka.producer()?,
+            auditor: Auditor::new(&kafka, config)?,
+            kafka,
+            tables: Tables::new(session),
+            manual,
+            auth,
+            keys,
+            throttle: LoginThrottle::new(config),
+        }))
     }
 }
 
-/// Every route of the API.
-pub fn routes(state: State) -> impl Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
-    health::routes(state.clone())
-        .or(api::routes(state))
-        .recover(error::recover)
-        .with(warp::trace::request())
+/// Origins allowed by `cors_origins`, or `None` when CORS is off.
+fn cors(config: &Config) -> Result<Option<warp::cors::Builder>, ServeError> {
+    let origins: Vec<&str> = config.cors_origins.split(',').map(str::trim).filter(|o| !o.is_empty()).collect();
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = warp::cors()
+        .allow_methods(["GET", "POST", "PATCH", "DELETE", "OPTIONS"])
+        .allow_headers(["authorization", "content-type", "accept-language", "x-request-id"])
+        .expose_headers(["x-request-id", "retry-after"])
+        .max_age(600);
+    if origins == ["*"] {
+        builder = builder.allow_any_origin();
+    } else {
+        for origin in &origins {
+            if url::Url::parse(origin).is_err() {
+                return Err(ServeError::Cors(format!("{origin} is not an origin like https://app.example.id")));
+            }
+        }
+        builder = builder.allow_origins(origins);
+    }
+    Ok(Some(builder))
+}
+
+/// Every route of the API, errors rendered as JSON.
+pub fn routes(
+    state: State,
+) -> Result<impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone + Send + Sync + 'static, ServeError> {
+    let app = health::routes(state.clone())
+        .or(metrics::routes())
+        .or(openapi::routes())
+        .or(api::routes(state.clone()))
+        .map(Reply::into_response);
+    let app = match cors(&state.config)? {
+        Some(cors) => app.with(cors).map(Reply::into_response).boxed(),
+        None => app.boxed(),
+    };
+    Ok(app.recover(error::recover).unify().map(Reply::into_response))
 }
 
 /// Serves the API on `config.http_addr` until `shutdown` is cancelled.
@@ -62,15 +131,33 @@ pub async fn serve(
     shutdown: CancellationToken,
     bound: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> Result<(), ServeError> {
+    metrics::handle();
     let state = AppState::new(config).await?;
+    let app = routes(state.clone())?;
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .map_err(|source| ServeError::Bind { addr: config.http_addr, source })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.http_addr, source })?;
-    tracing::info!(%addr, "HTTP API listening");
+    tracing::info!(%addr, docs = %format!("http://{addr}/docs/"), "HTTP API listening");
     if let Some(bound) = bound {
         let _ = bound.send(addr);
     }
-    warp::serve(routes(state)).incoming(listener).graceful(shutdown.cancelled_owned()).run().await;
+    let reload = tokio::spawn(reload_auth(state.clone(), shutdown.clone()));
+    observe::serve(listener, app, observe::RouteTemplates::new(openapi::route_templates()), shutdown).await;
+    reload.abort();
     Ok(())
+}
+
+/// Picks up people and sessions changed by other serving instances.
+async fn reload_auth(state: State, shutdown: CancellationToken) {
+    let every = Duration::from_millis(state.config.auth_reload_ms.max(100));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        if let Err(e) = state.auth.reload().await {
+            tracing::warn!(error = %e, "reloading users and sessions failed; serving what is loaded");
+        }
+    }
 }

@@ -3,6 +3,8 @@
 //! consume → decide → commit loop; a job only says what each message becomes
 //! ([`runner::Job::process`]).
 
+pub mod accounts;
+pub mod audit;
 pub mod dead_letters;
 pub mod dlq;
 pub mod enrich;
@@ -14,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 pub use runner::{JobError, JobReport};
 
 /// Jobs `arus job <name>` can run.
-pub const JOB_NAMES: &[&str] = &[enrich::NAME, dlq::NAME];
+pub const JOB_NAMES: &[&str] = &[enrich::NAME, dlq::NAME, accounts::NAME, audit::NAME];
 
 /// Runs the job called `name` until `shutdown` is cancelled, then commits
 /// what it has and returns.
@@ -22,6 +24,8 @@ pub async fn run_named(name: &str, config: &Config, shutdown: CancellationToken)
     match name {
         enrich::NAME => runner::run(enrich::Enrich::new(config), config, shutdown).await,
         dlq::NAME => runner::run(dlq::DeadLetterSink::new(config), config, shutdown).await,
+        accounts::NAME => runner::run(accounts::Accounts::new(config), config, shutdown).await,
+        audit::NAME => runner::run(audit::AuditTrail::new(config), config, shutdown).await,
         other => Err(JobError::UnknownJob(other.to_owned())),
     }
 }

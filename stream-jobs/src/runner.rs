@@ -195,6 +195,7 @@ impl<J: Job> Runner<J> {
             }
             Outcome::Dead(dead) => {
                 self.report.dead_letters += 1;
+                metrics::counter!("arus_dead_letters_total", "job" => J::NAME, "kind" => dead.error_kind.as_str()).increment(1);
                 tracing::warn!(job = J::NAME, topic, partition, offset, kind = dead.error_kind.as_str(), error = %dead.error, "dead letter");
                 let producer = self.producer.clone();
                 let dlq_topic = self.dlq_topic.clone();

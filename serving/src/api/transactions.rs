@@ -1,91 +1,314 @@
-//! `/api/v1/transactions`: manual entry (published to Kafka, 202 with the
-//! id the row will have) and listing a user's rows from the Delta table.
+//! `/api/v1/transactions`: manual entry (published to Kafka, 202 with the id
+//! the row will have; visible after the enrich job's next commit), listing
+//! with filters and keyset pagination, and one transaction by id. Every read
+//! goes through [`Tables::scoped`](crate::rows::Tables::scoped).
 
-use arus_ingest::{ManualEntry, SubmitError};
-use arus_schemas::Transaction;
-use datafusion::prelude::{col, lit};
+use arus_ingest::{Accepted, ManualEntry, SubmitError};
+use arus_schemas::events::jakarta;
+use arus_schemas::{Lang, Transaction, TransactionStatus, TxnSource, ValidationError};
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, Utc};
+use datafusion::prelude::{col, lit, Expr};
+use datafusion::scalar::ScalarValue;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
-use super::with_state;
-use crate::error::ApiError;
+use super::{collect_rows, with_state};
+use crate::auth::{authenticated, Principal};
+use crate::error::{json_body, lang, ApiError, ErrorBody};
+use crate::rows::Scope;
 use crate::State;
 
-/// Largest accepted request body.
-const MAX_BODY: u64 = 64 * 1024;
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 1000;
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 500;
 
 pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let create = warp::path("transactions")
         .and(warp::path::end())
         .and(warp::post())
-        .and(warp::body::content_length_limit(MAX_BODY))
-        .and(warp::body::bytes())
+        .and(authenticated(state.clone()))
+        .and(json_body::<ManualEntry>(state.config.http_max_body_bytes))
+        .and(lang())
         .and(with_state(state.clone()))
         .and_then(create);
     let list = warp::path("transactions")
         .and(warp::path::end())
         .and(warp::get())
+        .and(authenticated(state.clone()))
         .and(warp::query::<ListQuery>())
-        .and(with_state(state))
+        .and(lang())
+        .and(with_state(state.clone()))
         .and_then(list);
-    create.or(list)
+    let get = warp::path!("transactions" / String)
+        .and(warp::get())
+        .and(authenticated(state.clone()))
+        .and(with_state(state))
+        .and_then(get);
+    create.or(list).or(get)
 }
 
-#[derive(Debug, Serialize)]
-struct Created {
-    id: String,
-    idempotency_key: String,
-    status: &'static str,
-}
-
-async fn create(body: bytes::Bytes, state: State) -> Result<warp::reply::Response, Rejection> {
-    let entry: ManualEntry = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not a valid transaction: {e}")))?;
+#[utoipa::path(post, path = "/api/v1/transactions", tag = "transactions", security(("bearer" = [])), request_body = ManualEntry,
+    responses(
+        (status = 202, description = "Queued; the row appears after the next commit (about `batch_max_latency_ms`)", body = Accepted),
+        (status = 403, description = "Analysts only read", body = ErrorBody),
+        (status = 422, description = "Invalid fields (messages follow Accept-Language)", body = ErrorBody),
+        (status = 503, description = "The broker did not acknowledge; retry with the same idempotency_key", body = ErrorBody),
+    ))]
+pub(crate) async fn create(principal: Principal, mut entry: ManualEntry, lang: Lang, state: State) -> Result<warp::reply::Response, Rejection> {
+    principal.require_write()?;
+    let scope = Scope::of(&principal, &state.auth);
+    if entry.user_id.is_empty() {
+        entry.user_id = principal.user_id.clone();
+    } else if !scope.allows(&entry.user_id) {
+        return Err(ApiError::invalid(&[ValidationError::new("user_id", "not_found", "user_id names nobody you act for")], lang).into());
+    }
+    if let Some(account) = &entry.account_id {
+        let owner = super::accounts::current(&state, &Scope::Own(entry.user_id.clone()), account).await?;
+        if owner.is_none_or(|a| a.deleted) {
+            return Err(ApiError::invalid(&[ValidationError::new("account_id", "not_found", "account_id names no account of this user")], lang).into());
+        }
+    }
     match state.manual.submit(entry).await {
-        Ok(accepted) => {
-            let created = Created { id: accepted.id, idempotency_key: accepted.idempotency_key, status: "accepted" };
-            Ok(warp::reply::with_status(warp::reply::json(&created), StatusCode::ACCEPTED).into_response())
-        }
-        Err(SubmitError::Invalid(fields)) => Err(ApiError::invalid(fields).into()),
-        Err(SubmitError::Publish(e)) => {
-            Err(ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, "the transaction could not be queued; retry with the same idempotency_key", &e).into())
-        }
+        Ok(accepted) => Ok(warp::reply::with_status(warp::reply::json(&accepted), StatusCode::ACCEPTED).into_response()),
+        Err(SubmitError::Invalid(fields)) => Err(ApiError::invalid(&fields, lang).into()),
+        Err(SubmitError::Publish(e)) => Err(ApiError::internal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the transaction could not be queued; retry with the same idempotency_key",
+            &e,
+        )
+        .into()),
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    user_id: Option<String>,
-    limit: Option<usize>,
+/// Filters of the transaction list; all optional and combined with AND.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only this person's rows (within the caller's scope).
+    pub user_id: Option<String>,
+    /// First day, `YYYY-MM-DD` (WIB), inclusive.
+    pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (WIB), inclusive.
+    pub to: Option<String>,
+    pub account_id: Option<String>,
+    /// Category id.
+    pub category: Option<String>,
+    /// `pending_category`, `ai_categorized` or `user_confirmed`.
+    pub status: Option<String>,
+    /// `manual`, `csv`, `xlsx`, `ocr` or `whatsapp`.
+    pub source: Option<String>,
+    /// Case-insensitive text in the description or counterparty.
+    pub q: Option<String>,
+    /// Rows per page, 1 to 500 (default 50).
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct Page {
-    items: Vec<Transaction>,
+/// One page of transactions, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Page {
+    pub items: Vec<Transaction>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
-/// A user's transactions, newest first.
-async fn list(query: ListQuery, state: State) -> Result<warp::reply::Response, Rejection> {
-    let user_id = query.user_id.filter(|u| !u.is_empty()).ok_or_else(|| ApiError::bad_request("user_id is required"))?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let failed = |e: &dyn std::fmt::Display| ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, "the transactions table cannot be read", e);
+/// Where a page ends: the sort key of its last row.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct Cursor {
+    /// `occurred_at` in microseconds since the epoch.
+    t: i64,
+    id: String,
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    fn decode(text: &str) -> Option<Cursor> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+fn day(field: &str, text: &str, errors: &mut Vec<ValidationError>) -> Option<NaiveDate> {
+    let parsed = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+    if parsed.is_none() {
+        errors.push(ValidationError::new(field, "invalid_date", format!("{field} must be a date YYYY-MM-DD")));
+    }
+    parsed
+}
+
+fn micros(t: DateTime<Utc>) -> Expr {
+    lit(ScalarValue::TimestampMicrosecond(Some(t.timestamp_micros()), Some("UTC".into())))
+}
+
+fn start_of_day(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).and_then(|t| t.and_local_timezone(jakarta()).single()).map_or_else(Utc::now, |t| t.with_timezone(&Utc))
+}
+
+/// The filters of `query` as expressions, or the fields that are wrong.
+fn filters(query: &ListQuery) -> Result<(Vec<Expr>, Option<Cursor>), Vec<ValidationError>> {
+    let mut errors = Vec::new();
+    let mut exprs = Vec::new();
+    if let Some(user) = &query.user_id {
+        exprs.push(col("user_id").eq(lit(user.clone())));
+    }
+    let from = query.from.as_deref().and_then(|t| day("from", t, &mut errors));
+    let to = query.to.as_deref().and_then(|t| day("to", t, &mut errors));
+    if let (Some(from), Some(to)) = (from, to) {
+        if from > to {
+            errors.push(ValidationError::with_param("from", "out_of_range", "from is after to", "from ≤ to"));
+        }
+    }
+    if let Some(from) = from {
+        exprs.push(col("occurred_at").gt_eq(micros(start_of_day(from))));
+        // The table is partitioned by WIB month: this prunes whole folders.
+        exprs.push(col("month").gt_eq(lit(from.format("%Y-%m").to_string())));
+    }
+    if let Some(to) = to {
+        let next = to.succ_opt().unwrap_or(to);
+        exprs.push(col("occurred_at").lt(micros(start_of_day(next))));
+        exprs.push(col("month").lt_eq(lit(to.format("%Y-%m").to_string())));
+    }
+    if let Some(account) = &query.account_id {
+        exprs.push(col("account_id").eq(lit(account.clone())));
+    }
+    if let Some(category) = &query.category {
+        exprs.push(col("category_id").eq(lit(category.clone())));
+    }
+    if let Some(status) = &query.status {
+        match serde_json::from_value::<TransactionStatus>(serde_json::Value::String(status.clone())) {
+            Ok(_) => exprs.push(col("status").eq(lit(status.clone()))),
+            Err(_) => errors.push(ValidationError::with_param(
+                "status",
+                "not_one_of",
+                "status must be one of pending_category, ai_categorized, user_confirmed",
+                "pending_category, ai_categorized, user_confirmed",
+            )),
+        }
+    }
+    if let Some(source) = &query.source {
+        match serde_json::from_value::<TxnSource>(serde_json::Value::String(source.clone())) {
+            Ok(_) => exprs.push(col("source").eq(lit(source.clone()))),
+            Err(_) => errors.push(ValidationError::with_param(
+                "source",
+                "not_one_of",
+                "source must be one of manual, csv, xlsx, ocr, whatsapp",
+                "manual, csv, xlsx, ocr, whatsapp",
+            )),
+        }
+    }
+    if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if q.chars().count() > 100 {
+            errors.push(ValidationError::with_param("q", "too_long", "q is longer than 100 characters", 100));
+        } else {
+            let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let pattern = lit(format!("%{escaped}%"));
+            exprs.push(col("description").ilike(pattern.clone()).or(col("counterparty").ilike(pattern)));
+        }
+    }
+    if query.limit.is_some_and(|l| l == 0 || l > MAX_LIMIT) {
+        errors.push(ValidationError::with_param("limit", "out_of_range", format!("limit must be 1 to {MAX_LIMIT}"), format!("1–{MAX_LIMIT}")));
+    }
+    let cursor = match query.cursor.as_deref() {
+        None => None,
+        Some(text) => match Cursor::decode(text) {
+            Some(cursor) => Some(cursor),
+            None => {
+                errors.push(ValidationError::new("cursor", "invalid_cursor", "cursor is not one this API issued; start from the first page"));
+                None
+            }
+        },
+    };
+    if let Some(c) = &cursor {
+        // Keyset: strictly after the last row of the previous page in
+        // (occurred_at DESC, id DESC) order. The scope filter still
+        // applies, so a forged cursor can only skip the caller's own rows.
+        let t = lit(ScalarValue::TimestampMicrosecond(Some(c.t), Some("UTC".into())));
+        exprs.push(col("occurred_at").lt(t.clone()).or(col("occurred_at").eq(t).and(col("id").lt(lit(c.id.clone())))));
+    }
+    if errors.is_empty() { Ok((exprs, cursor)) } else { Err(errors) }
+}
+
+#[utoipa::path(get, path = "/api/v1/transactions", tag = "transactions", security(("bearer" = [])), params(ListQuery),
+    responses(
+        (status = 200, description = "Newest first; follow `next_cursor` for more", body = Page),
+        (status = 401, body = ErrorBody),
+        (status = 422, description = "Invalid filter", body = ErrorBody),
+    ))]
+pub(crate) async fn list(principal: Principal, query: ListQuery, lang: Lang, state: State) -> Result<warp::reply::Response, Rejection> {
+    let (exprs, _) = filters(&query).map_err(|errors| ApiError::invalid(&errors, lang))?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    let scope = Scope::of(&principal, &state.auth);
+    let unavailable = |e: &dyn std::fmt::Display| ApiError::unavailable("the transactions table", e);
+    let mut frame = state.tables.scoped(&scope, "transactions").await?;
+    for expr in exprs {
+        frame = frame.filter(expr).map_err(|e| unavailable(&e))?;
+    }
+    let frame = frame
+        .sort(vec![col("occurred_at").sort(false, false), col("id").sort(false, false)])
+        .and_then(|f| f.limit(0, Some(limit + 1)))
+        .map_err(|e| unavailable(&e))?;
+    let mut items: Vec<Transaction> = collect_rows(frame, "the transactions table").await?;
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|last| Cursor { t: last.occurred_at.timestamp_micros(), id: last.id.clone() }.encode())
+    } else {
+        None
+    };
+    Ok(warp::reply::json(&Page { items, next_cursor }).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/transactions/{id}", tag = "transactions", security(("bearer" = [])),
+    params(("id" = String, Path, description = "transaction id")),
+    responses(
+        (status = 200, body = Transaction),
+        (status = 404, description = "No such transaction in the caller's scope", body = ErrorBody),
+    ))]
+pub(crate) async fn get(id: String, principal: Principal, state: State) -> Result<warp::reply::Response, Rejection> {
+    let scope = Scope::of(&principal, &state.auth);
     let frame = state
-        .session
-        .context()
-        .table("transactions")
-        .await
-        .and_then(|df| df.filter(col("user_id").eq(lit(user_id))))
-        .and_then(|df| df.sort(vec![col("occurred_at").sort(false, true), col("id").sort(true, true)]))
-        .and_then(|df| df.limit(0, Some(limit)))
-        .map_err(|e| failed(&e))?;
-    let batches = frame.collect().await.map_err(|e| failed(&e))?;
-    let mut items = Vec::new();
-    for batch in &batches {
-        let rows: Vec<Transaction> = serde_arrow::from_record_batch(batch).map_err(|e| failed(&e))?;
-        items.extend(rows);
+        .tables
+        .scoped(&scope, "transactions")
+        .await?
+        .filter(col("id").eq(lit(id)))
+        .and_then(|f| f.limit(0, Some(1)))
+        .map_err(|e| ApiError::unavailable("the transactions table", &e))?;
+    let rows: Vec<Transaction> = collect_rows(frame, "the transactions table").await?;
+    let row = rows.into_iter().next().ok_or_else(|| ApiError::not_found("transaction"))?;
+    Ok(warp::reply::json(&row).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let c = Cursor { t: 1_760_000_000_000_000, id: "abc".into() };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode("!!"), None);
+        let query = ListQuery { cursor: Some("bm90IGpzb24".into()), ..ListQuery::default() };
+        let errors = filters(&query).unwrap_err();
+        assert_eq!(errors[0].code, "invalid_cursor");
     }
-    Ok(warp::reply::json(&Page { items }).into_response())
+
+    #[test]
+    fn bad_filters_are_named() {
+        let query = ListQuery {
+            from: Some("2026-13-01".into()),
+            status: Some("done".into()),
+            source: Some("fax".into()),
+            limit: Some(0),
+            ..ListQuery::default()
+        };
+        let fields: Vec<String> = filters(&query).unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["from", "status", "source", "limit"]);
+        let ok = ListQuery { from: Some("2026-01-01".into()), to: Some("2026-01-31".into()), q: Some("50%_off".into()), ..ListQuery::default() };
+        assert_eq!(filters(&ok).unwrap().0.len(), 5);
+    }
 }
