@@ -7,4 +7,5 @@ mod common;
 mod crash;
 mod dead_letters;
 mod pipeline;
+mod serving;
 mod up_restart;

@@ -1,7 +1,7 @@
 //! `arus up` (embedded tansu with sqlite storage, jobs, API) stopped and
 //! started again on the same data directory loses nothing and duplicates
 //! nothing, after a clean stop and after a SIGKILL; exercised over HTTP on
-//! real sockets.
+//! real sockets, as a person created with `arus user create` who logs in.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -14,6 +14,38 @@ use crate::common::{arus_bin, free_port, scalar};
 struct Up {
     child: Child,
     base: String,
+    token: String,
+}
+
+/// Creates the person the test acts as (before the first `arus up`, as an
+/// operator would) and returns their login.
+async fn create_user(data: &std::path::Path) -> (String, String) {
+    let mut child = Command::new(arus_bin())
+        .args(["user", "create", "--email", "warung@example.id", "--name", "Warung Satu", "--password-stdin"])
+        .env("ARUS_DATA_DIR", data)
+        .env("ARUS_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncWriteExt;
+    child.stdin.take().unwrap().write_all(b"kata-sandi-warung\n").await.unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let user_id = text.split_whitespace().nth(1).unwrap().to_owned();
+    (user_id, "warung@example.id".to_owned())
+}
+
+async fn login(client: &reqwest::Client, base: &str) -> String {
+    let r = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"login": "warung@example.id", "password": "kata-sandi-warung"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn start_up(data: &std::path::Path, broker_port: u16, http_port: u16, run: usize) -> Up {
@@ -33,13 +65,14 @@ async fn start_up(data: &std::path::Path, broker_port: u16, http_port: u16, run:
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let up = Up { child, base: format!("http://127.0.0.1:{http_port}") };
+    let base = format!("http://127.0.0.1:{http_port}");
     let client = reqwest::Client::new();
     let started = Instant::now();
     loop {
-        if let Ok(r) = client.get(format!("{}/readyz", up.base)).send().await {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
             if r.status() == 200 {
-                return up;
+                let token = login(&client, &base).await;
+                return Up { child, base, token };
             }
         }
         let log = std::fs::read_to_string(data.join(format!("up-{run}.log"))).unwrap_or_default();
@@ -63,14 +96,14 @@ async fn kill_hard(mut up: Up) {
 }
 
 async fn post(client: &reqwest::Client, up: &Up, i: usize) -> String {
-    let body = json!({"user_id": "warung-1", "idempotency_key": format!("entry-{i}"), "amount": -1000 * (i as i64 + 1), "description": format!("beli stok {i}")});
-    let r = client.post(format!("{}/api/v1/transactions", up.base)).json(&body).send().await.unwrap();
+    let body = json!({"idempotency_key": format!("entry-{i}"), "amount": -1000 * (i as i64 + 1), "description": format!("beli stok {i}")});
+    let r = client.post(format!("{}/api/v1/transactions", up.base)).bearer_auth(&up.token).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 202);
     r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
 }
 
 async fn listed(client: &reqwest::Client, up: &Up) -> Vec<String> {
-    let r = client.get(format!("{}/api/v1/transactions?user_id=warung-1&limit=1000", up.base)).send().await.unwrap();
+    let r = client.get(format!("{}/api/v1/transactions?limit=500", up.base)).bearer_auth(&up.token).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let page: Value = r.json().await.unwrap();
     page["items"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect()
@@ -92,6 +125,7 @@ async fn restarting_arus_up_loses_and_doubles_nothing() {
     let data = tempfile::tempdir().unwrap();
     let (broker_port, http_port) = (free_port(), free_port());
     let client = reqwest::Client::new();
+    let (user_id, _) = create_user(data.path()).await;
 
     let up = start_up(data.path(), broker_port, http_port, 0).await;
     let mut ids = Vec::new();
@@ -99,11 +133,19 @@ async fn restarting_arus_up_loses_and_doubles_nothing() {
         ids.push(post(&client, &up, i).await);
     }
     // Invalid input is refused at once, field by field.
-    let r = client.post(format!("{}/api/v1/transactions", up.base)).json(&json!({"user_id": "", "amount": 0})).send().await.unwrap();
+    let r = client
+        .post(format!("{}/api/v1/transactions", up.base))
+        .bearer_auth(&up.token)
+        .header("accept-language", "id-ID,id;q=0.9")
+        .json(&json!({"amount": 0, "currency": "rupiah"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 422);
     let error: Value = r.json().await.unwrap();
     let fields: Vec<_> = error["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
-    assert_eq!(fields, ["user_id", "amount"]);
+    assert_eq!(fields, ["amount", "currency"]);
+    assert_eq!(error["error"]["fields"][0]["message"], "jumlah tidak boleh nol");
     let first = wait_listed(&client, &up, 40).await;
     assert_eq!(first.len(), 40);
     // Posted just before the stop: must survive it.
@@ -147,5 +189,9 @@ async fn restarting_arus_up_loses_and_doubles_nothing() {
     let config = arus_schemas::Config { data_dir: data.path().to_owned(), ..Default::default() };
     let session = arus_lakehouse::LakeSession::open(&arus_lakehouse::Lake::new(&config).unwrap(), Duration::ZERO).await.unwrap();
     assert_eq!(scalar(&session, "SELECT count(*) FROM transactions").await, 80);
+    assert_eq!(scalar(&session, &format!("SELECT count(*) FROM transactions WHERE user_id = '{user_id}'")).await, 80);
+    // Every login of the three runs is in the audit trail, and the bootstrap too.
+    assert!(scalar(&session, "SELECT count(*) FROM audit_log WHERE action = 'auth.login' AND outcome = 'success'").await >= 3);
+    assert_eq!(scalar(&session, "SELECT count(*) FROM audit_log WHERE action = 'user.created'").await, 1);
     assert_eq!(scalar(&session, "SELECT count(DISTINCT id) FROM transactions").await, 80);
 }

@@ -1,0 +1,258 @@
+//! The API over real sockets with the broker: people, tokens, the row
+//! filter, accounts, the audit trail, throttling, metrics, OpenAPI and bad
+//! input. The server and the jobs run in this process on a namespace of
+//! their own.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{scalar, TestEnv};
+
+const SECRET: &str = "test-secret-of-at-least-thirty-two-bytes!";
+
+struct Api {
+    env: TestEnv,
+    base: String,
+    client: Client,
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Api {
+    async fn start(name: &str, tweak: impl FnOnce(&mut arus_schemas::Config)) -> Api {
+        let mut env = TestEnv::new(name).await;
+        env.config.http_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        env.config.jwt_secret = arus_schemas::config::Secret::new(SECRET);
+        env.config.auth_reload_ms = 200;
+        tweak(&mut env.config);
+        let shutdown = CancellationToken::new();
+        let mut tasks = Vec::new();
+        for job in ["enrich", "accounts", "audit", "dlq"] {
+            let (config, token) = (env.config.clone(), shutdown.clone());
+            tasks.push(tokio::spawn(async move {
+                arus_stream_jobs::run_named(job, &config, token).await.unwrap();
+            }));
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (config, token) = (env.config.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            arus_serving::serve(&config, token, Some(tx)).await.unwrap();
+        }));
+        let addr = tokio::time::timeout(Duration::from_secs(30), rx).await.unwrap().unwrap();
+        Api { env, base: format!("http://{addr}"), client: Client::new(), shutdown, tasks }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn register(&self, email: &str) -> Value {
+        let r = self
+            .client
+            .post(self.url("/api/v1/auth/register"))
+            .json(&json!({"email": email, "password": "kata-sandi-rahasia", "display_name": email}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    async fn login(&self, email: &str) -> Value {
+        let r = self.client.post(self.url("/api/v1/auth/login")).json(&json!({"login": email, "password": "kata-sandi-rahasia"})).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let r = self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        let r = self.client.request(method, self.url(path)).bearer_auth(token).json(&body).send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls `path` until `done` holds for its body (the jobs commit every 200 ms).
+    async fn eventually(&self, path: &str, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let (status, body) = self.get(path, token).await;
+            if status == StatusCode::OK && done(&body) {
+                return body;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "{path} never got there: {status} {body}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            tokio::time::timeout(Duration::from_secs(30), task).await.unwrap().unwrap();
+        }
+    }
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["items"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_log_in_see_only_their_rows_and_sessions_end_with_broker() {
+    let api = Api::start("auth", |_| {}).await;
+    let rini = api.register("rini@example.id").await;
+    let budi = api.register("budi@example.id").await;
+    let rini_id = rini["user_id"].as_str().unwrap().to_owned();
+    assert_eq!(rini["role"], "user");
+    assert!(rini.get("password_hash").is_none());
+    // The same e-mail again: 409 naming the field.
+    let r = api.client.post(api.url("/api/v1/auth/register")).json(&json!({"email": "RINI@example.id", "password": "another-password", "display_name": "x"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["fields"][0]["field"], "email");
+
+    let session = api.login("rini@example.id").await;
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    let budi_token = api.login("budi@example.id").await["access_token"].as_str().unwrap().to_owned();
+    let (status, me) = api.get("/api/v1/me", &token).await;
+    assert_eq!((status, me["user_id"].as_str()), (StatusCode::OK, Some(rini_id.as_str())));
+
+    // Create → list shows it → by id.
+    let mut rini_ids = Vec::new();
+    for (i, (amount, text)) in [(300_000, "jual bakso 20 porsi"), (-22_000, "beli gas 3kg"), (-150_000, "bayar listrik PLN")].iter().enumerate() {
+        let occurred = format!("2026-11-{:02}T03:00:00Z", 10 + i);
+        let (status, body) = api
+            .send(reqwest::Method::POST, "/api/v1/transactions", &token, json!({"amount": amount, "description": text, "occurred_at": occurred}))
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        rini_ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    let (status, body) = api.send(reqwest::Method::POST, "/api/v1/transactions", &budi_token, json!({"amount": -5000, "description": "parkir"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let budi_txn = body["id"].as_str().unwrap().to_owned();
+    let page = api.eventually("/api/v1/transactions", &token, |p| p["items"].as_array().is_some_and(|i| i.len() == 3)).await;
+    let mut listed = ids(&page);
+    listed.sort();
+    let mut expected = rini_ids.clone();
+    expected.sort();
+    assert_eq!(listed, expected, "Rini sees her three rows and nothing of Budi's");
+    let (status, one) = api.get(&format!("/api/v1/transactions/{}", rini_ids[0]), &token).await;
+    assert_eq!((status, one["amount"].as_i64()), (StatusCode::OK, Some(300_000)));
+
+    // Filters and keyset pagination.
+    let (_, page) = api.get("/api/v1/transactions?q=BAKSO", &token).await;
+    assert_eq!(ids(&page), [rini_ids[0].clone()]);
+    let (_, page) = api.get("/api/v1/transactions?from=2026-11-11&to=2026-11-12", &token).await;
+    assert_eq!(ids(&page).len(), 2);
+    let (_, page) = api.get("/api/v1/transactions?source=manual&status=pending_category&limit=2", &token).await;
+    assert_eq!(ids(&page), [rini_ids[2].clone(), rini_ids[1].clone()], "newest first");
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let (_, rest) = api.get(&format!("/api/v1/transactions?limit=2&cursor={cursor}"), &token).await;
+    assert_eq!(ids(&rest), [rini_ids[0].clone()]);
+    assert!(rest["next_cursor"].is_null());
+    let (status, body) = api.get("/api/v1/transactions?status=done&from=2026-02-30", &token).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["fields"].as_array().unwrap().len(), 2);
+
+    // Budi never sees Rini's rows: by id, by filter, by a forged cursor.
+    let (status, body) = api.get(&format!("/api/v1/transactions/{}", rini_ids[0]), &budi_token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.to_string().find("bakso").is_none());
+    let (_, page) = api.get(&format!("/api/v1/transactions?user_id={rini_id}"), &budi_token).await;
+    assert!(ids(&page).is_empty());
+    let forged = b64(json!({"t": 4_102_444_800_000_000i64, "id": "ffffffff"}).to_string().as_bytes());
+    let (_, page) = api.get(&format!("/api/v1/transactions?cursor={forged}&limit=500"), &budi_token).await;
+    assert_eq!(ids(&page), [budi_txn.clone()], "a cursor cannot widen the scope");
+    let (status, _) = api.send(reqwest::Method::POST, "/api/v1/transactions", &budi_token, json!({"user_id": rini_id, "amount": -1})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "Budi cannot write into Rini's books");
+
+    // Tokens that must be refused, each with a JSON body.
+    let now = chrono::Utc::now().timestamp();
+    let claims = |exp: i64, nbf: i64| json!({"sub": rini_id, "role": "admin", "sid": "x", "iss": "arus", "aud": "arus-api", "iat": now, "nbf": nbf, "exp": exp, "jti": "j"});
+    let sign = |claims: &Value, key: &[u8]| {
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), claims, &jsonwebtoken::EncodingKey::from_secret(key)).unwrap()
+    };
+    let parts: Vec<&str> = token.split('.').collect();
+    let payload: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let mut elevated = payload.clone();
+    elevated["sub"] = json!(budi["user_id"]);
+    let forged_payload = format!("{}.{}.{}", parts[0], b64(elevated.to_string().as_bytes()), parts[2]);
+    let alg_none = format!("{}.{}.", b64(br#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+    let bad = [
+        ("forged payload", forged_payload),
+        ("alg none", alg_none),
+        ("wrong key", sign(&payload, b"another-secret-of-at-least-32-bytes!!")),
+        ("expired", sign(&json!({"sid": payload["sid"]}).merge(claims(now - 120, now - 600)), SECRET.as_bytes())),
+        ("not yet valid", sign(&json!({"sid": payload["sid"]}).merge(claims(now + 3600, now + 600)), SECRET.as_bytes())),
+        ("garbage", "abc".to_owned()),
+    ];
+    for (what, bad_token) in &bad {
+        let (status, body) = api.get("/api/v1/transactions", bad_token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what} accepted");
+        assert_eq!(body["error"]["code"], "unauthorized", "{what}: {body}");
+    }
+    let r = api.client.get(api.url("/api/v1/transactions")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+
+    // Refresh rotates; the spent token used again ends the session.
+    let first_refresh = session["refresh_token"].as_str().unwrap().to_owned();
+    let r = api.client.post(api.url("/api/v1/auth/refresh")).json(&json!({"refresh_token": first_refresh})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let rotated: Value = r.json().await.unwrap();
+    let second_refresh = rotated["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second_refresh, first_refresh);
+    let new_access = rotated["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(api.get("/api/v1/me", &new_access).await.0, StatusCode::OK);
+    let r = api.client.post(api.url("/api/v1/auth/refresh")).json(&json!({"refresh_token": first_refresh})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "reuse is refused");
+    let r = api.client.post(api.url("/api/v1/auth/refresh")).json(&json!({"refresh_token": second_refresh})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "and the whole family is revoked");
+    assert_eq!(api.get("/api/v1/me", &new_access).await.0, StatusCode::UNAUTHORIZED, "access tokens of the session too");
+
+    // Logout ends a session at once.
+    let session = api.login("rini@example.id").await;
+    let access = session["access_token"].as_str().unwrap();
+    let (status, _) = api.send(reqwest::Method::POST, "/api/v1/auth/logout", access, json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get("/api/v1/me", access).await.0, StatusCode::UNAUTHORIZED);
+    let r = api.client.post(api.url("/api/v1/auth/refresh")).json(&json!({"refresh_token": session["refresh_token"]})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // The audit trail has the logins, from this address.
+    let table = api.env.session().await;
+    let started = Instant::now();
+    while scalar(&table, "SELECT count(*) FROM audit_log WHERE action = 'auth.login' AND outcome = 'success'").await < 3 {
+        assert!(started.elapsed() < Duration::from_secs(30), "logins never reached audit_log");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(scalar(&table, "SELECT count(*) FROM audit_log WHERE remote_addr = '127.0.0.1' AND request_id IS NOT NULL").await >= 3);
+    api.stop().await;
+}
+
+trait Merge {
+    fn merge(self, other: Value) -> Value;
+}
+
+impl Merge for Value {
+    fn merge(mut self, other: Value) -> Value {
+        if let (Some(a), Value::Object(b)) = (self.as_object_mut(), other) {
+            for (k, v) in b {
+                a.entry(k).or_insert(v);
+            }
+        }
+        self
+    }
+}
