@@ -256,3 +256,167 @@ impl Merge for Value {
         self
     }
 }
+
+/// Registers `email`, makes them `role` (through the admin API) and logs them in.
+async fn person(api: &Api, admin: &str, email: &str, role: &str) -> (String, String) {
+    let id = api.register(email).await["user_id"].as_str().unwrap().to_owned();
+    if role != "user" {
+        let (status, body) = api.send(reqwest::Method::PATCH, &format!("/api/v1/users/{id}"), admin, json!({"role": role})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    (id, api.login(email).await["access_token"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_accounts_throttling_metrics_and_bad_input_with_broker() {
+    let api = Api::start("roles", |c| {
+        c.login_slowdown_after = 2;
+        c.login_lockout_after = 4;
+        c.cors_origins = "https://app.arus.example".into();
+        c.http_max_body_bytes = 4096;
+    })
+    .await;
+    // The first admin comes from the store directly, as `arus user create` does.
+    {
+        let store = arus_serving::auth::store::AuthStore::open(&arus_lakehouse::Lake::new(&api.env.config).unwrap()).await.unwrap();
+        let valid = arus_serving::api::auth::validate_registration(Some("admin@example.id"), None, "kata-sandi-rahasia", "Admin").unwrap();
+        arus_serving::api::auth::create_user(&store, valid, arus_schemas::Role::Admin, Some("test".into())).await.unwrap();
+    }
+    // The server picks up people written by another writer within auth_reload_ms.
+    let admin = {
+        let started = Instant::now();
+        loop {
+            let r = api.client.post(api.url("/api/v1/auth/login")).json(&json!({"login": "admin@example.id", "password": "kata-sandi-rahasia"})).send().await.unwrap();
+            if r.status() == StatusCode::OK {
+                break r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "admin never visible");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let (officer_id, officer) = person(&api, &admin, "petugas@example.id", "officer").await;
+    let (_, analyst) = person(&api, &admin, "analis@example.id", "analyst").await;
+    let (rini_id, rini) = person(&api, &admin, "rini@example.id", "user").await;
+    let (siti_id, siti) = person(&api, &admin, "siti@example.id", "user").await;
+    // Only admins change roles.
+    let (status, _) = api.send(reqwest::Method::PATCH, &format!("/api/v1/users/{siti_id}"), &officer, json!({"role": "admin"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Accounts: create, read, change, delete; another tenant sees none of it.
+    let (status, created) = api
+        .send(reqwest::Method::POST, "/api/v1/accounts", &rini, json!({"name": "BCA usaha", "kind": "bank", "institution": "BCA", "number_last4": "1234", "opening_balance": 2500000}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    let account = created["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/accounts/{account}");
+    let seen = api.eventually(&path, &rini, |a| a["name"] == "BCA usaha").await;
+    assert_eq!((seen["kind"].as_str(), seen["opening_balance"].as_i64()), (Some("bank"), Some(2_500_000)));
+    assert_eq!(api.get(&path, &siti).await.0, StatusCode::NOT_FOUND);
+    let (status, _) = api.send(reqwest::Method::PATCH, &path, &siti, json!({"name": "mine now"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a change to another tenant's account looks like a missing one");
+    let (status, _) = api.send(reqwest::Method::PATCH, &path, &rini, json!({"name": "BCA warung"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    api.eventually(&path, &rini, |a| a["name"] == "BCA warung" && a["revision"] == 2).await;
+    let (status, body) = api.send(reqwest::Method::PATCH, &path, &rini, json!({"number_last4": "12"})).await;
+    assert_eq!((status, body["error"]["fields"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("number_last4")));
+    // A transaction may reference Rini's account, not a made-up one.
+    let (status, _) = api.send(reqwest::Method::POST, "/api/v1/transactions", &rini, json!({"amount": 50000, "account_id": account})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, body) = api.send(reqwest::Method::POST, "/api/v1/transactions", &siti, json!({"amount": 50000, "account_id": account})).await;
+    assert_eq!((status, body["error"]["fields"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("account_id")));
+    let (status, _) = api.send(reqwest::Method::POST, "/api/v1/transactions", &siti, json!({"amount": -7000, "description": "ongkir"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    // Officer: sees a partner only once assigned. Analyst: reads all, writes nothing.
+    let (status, page) = api.get("/api/v1/transactions", &officer).await;
+    assert_eq!((status, ids(&page).len()), (StatusCode::OK, 0));
+    let (status, _) = api.send(reqwest::Method::PATCH, &format!("/api/v1/users/{rini_id}"), &admin, json!({"officer_id": officer_id})).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = api.eventually("/api/v1/transactions", &officer, |p| ids(p).len() == 1).await;
+    assert_eq!(page["items"][0]["user_id"], json!(rini_id), "the partner's row, not Siti's");
+    assert_eq!(api.get(&path, &officer).await.0, StatusCode::OK);
+    let page = api.eventually("/api/v1/transactions", &analyst, |p| ids(p).len() >= 2).await;
+    assert_eq!(ids(&page).len(), 2);
+    let (status, _) = api.send(reqwest::Method::POST, "/api/v1/transactions", &analyst, json!({"amount": 1})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, users) = api.get("/api/v1/users", &officer).await;
+    assert_eq!(status, StatusCode::OK);
+    let visible: Vec<&str> = users.as_array().unwrap().iter().map(|u| u["user_id"].as_str().unwrap()).collect();
+    assert!(visible.contains(&rini_id.as_str()) && !visible.contains(&siti_id.as_str()));
+    let (status, _) = api.send(reqwest::Method::DELETE, &path, &rini, json!(null)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    api.eventually("/api/v1/accounts", &rini, |a| a.as_array().is_some_and(|a| a.is_empty())).await;
+
+    // Throttling: slowed after 2 failures, refused after 4, for the right account only.
+    let wrong = json!({"login": "siti@example.id", "password": "wrong-password"});
+    for _ in 0..4 {
+        let r = api.client.post(api.url("/api/v1/auth/login")).json(&wrong).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = api.client.post(api.url("/api/v1/auth/login")).json(&json!({"login": "siti@example.id", "password": "kata-sandi-rahasia"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "locked even with the right password");
+    assert!(r.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+    api.login("rini@example.id").await;
+
+    // Bad input: 4xx with a clear message, and the server stays up.
+    let cases: Vec<(&str, Vec<u8>, StatusCode)> = vec![
+        ("not json", b"jual bakso 300rb".to_vec(), StatusCode::BAD_REQUEST),
+        ("truncated", br#"{"amount": 5"#.to_vec(), StatusCode::BAD_REQUEST),
+        ("invalid utf-8", vec![0xff, 0xfe, 0x00, 0x7b], StatusCode::BAD_REQUEST),
+        ("wrong type", br#"{"amount": "300rb"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
+        ("float amount", br#"{"amount": 300000.5}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
+        ("unknown field", br#"{"amount": 1, "admin": true}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
+        ("deep nesting", format!("{}{}", "[".repeat(5000), "]".repeat(5000)).into_bytes(), StatusCode::PAYLOAD_TOO_LARGE),
+        ("too large", vec![b' '; 10_000], StatusCode::PAYLOAD_TOO_LARGE),
+        ("array", b"[1,2,3]".to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
+        ("null", b"null".to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
+    ];
+    for (what, body, expected) in cases {
+        let r = api.client.post(api.url("/api/v1/transactions")).bearer_auth(&rini).header("content-type", "application/json").body(body).send().await.unwrap();
+        assert_eq!(r.status(), expected, "{what}");
+        let error: Value = r.json().await.unwrap_or_else(|e| panic!("{what}: no JSON error body: {e}"));
+        assert!(!error["error"]["message"].as_str().unwrap().is_empty(), "{what}");
+    }
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..200 {
+        let len = (seed % 300) as usize;
+        let body: Vec<u8> = (0..len).map(|_| { seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17; (seed & 0xff) as u8 }).collect();
+        let r = api.client.post(api.url("/api/v1/auth/login")).body(body).send().await.unwrap();
+        assert!(r.status().is_client_error(), "random bytes gave {}", r.status());
+    }
+    assert_eq!(api.client.get(api.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+
+    // Request ids: echoed when sane, made when absent.
+    let r = api.client.get(api.url("/healthz")).header("x-request-id", "trace-42").send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"], "trace-42");
+    let r = api.client.get(api.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"].len(), 36);
+    // CORS for the configured origin only.
+    let r = api.client.get(api.url("/healthz")).header("origin", "https://app.arus.example").send().await.unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "https://app.arus.example");
+    let r = api.client.get(api.url("/healthz")).header("origin", "https://evil.example").send().await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
+    // Metrics: per-route requests and latency, rows written, logins.
+    let metrics = api.client.get(api.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for needle in [
+        r#"arus_http_requests_total{method="GET",route="/api/v1/transactions",status="200"}"#,
+        r#"arus_http_requests_total{method="GET",route="/api/v1/accounts/{id}",status="404"}"#,
+        r#"arus_http_request_duration_seconds_bucket{method="POST",route="/api/v1/auth/login",status="429",le="0.05"}"#,
+        r#"arus_rows_written_total{table="accounts",job="accounts"}"#,
+        r#"arus_logins_total{outcome="throttled"}"#,
+    ] {
+        assert!(metrics.contains(needle), "/metrics lacks {needle}");
+    }
+
+    // OpenAPI lists every route; Swagger UI is served from the binary.
+    let doc: Value = api.client.get(api.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    for route in ["/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/me", "/api/v1/users", "/api/v1/users/{id}", "/api/v1/accounts", "/api/v1/accounts/{id}", "/api/v1/transactions", "/api/v1/transactions/{id}"] {
+        assert!(paths.iter().any(|p| p.as_str() == route), "{route} missing from /openapi.json");
+    }
+    let ui = api.client.get(api.url("/docs/")).send().await.unwrap();
+    assert_eq!(ui.status(), StatusCode::OK);
+    assert!(ui.text().await.unwrap().contains("swagger"));
+    api.stop().await;
+}
