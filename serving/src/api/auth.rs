@@ -169,7 +169,7 @@ pub async fn create_user(
     role: Role,
     created_by: Option<String>,
 ) -> Result<UserRecord, StoreError> {
-    let hash = password::hash(valid.password).await.map_err(|e| StoreError::Lake(arus_lakehouse::LakeError::Rows { table: "users", reason: e }))?;
+    let hash = password::hash(valid.password).await.map_err(StoreError::Hash)?;
     auth.register(NewUser {
         user_id: None,
         email: valid.email,
@@ -191,6 +191,7 @@ pub fn store_error(e: StoreError, lang: Lang) -> ApiError {
             ApiError::invalid(&[taken], lang).with_status(StatusCode::CONFLICT, "conflict")
         }
         StoreError::NoSuchUser => ApiError::not_found("user"),
+        StoreError::Hash(_) => ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "the password could not be hashed", &e),
         other => ApiError::unavailable("the users table", &other),
     }
 }

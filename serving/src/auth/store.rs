@@ -6,7 +6,7 @@
 //! used) is checked against the state the commit is made on. Changes made
 //! by other instances are picked up by [`AuthStore::reload`].
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::RwLock;
 
 use arus_lakehouse::{AppendLog, Lake, LakeError};
@@ -14,6 +14,8 @@ use arus_schemas::people::{RefreshEvent, RefreshTokenRecord};
 use arus_schemas::tables;
 use arus_schemas::{Role, UserRecord};
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tokio::sync::Mutex;
 
 use super::tokens::{new_refresh_token, refresh_token_hash};
@@ -32,6 +34,43 @@ pub enum StoreError {
     Lake(#[from] LakeError),
     #[error("gave up after {MAX_ATTEMPTS} conflicting commits to {table}")]
     Contended { table: &'static str },
+    #[error("password could not be hashed: {0}")]
+    Hash(String),
+}
+
+/// What a write decided on the state it looked at.
+enum Step<T, R> {
+    /// Append these rows; once they are stored, answer `R`.
+    Append(Vec<T>, R),
+    /// Nothing to write.
+    Answer(R),
+}
+
+/// A row of one of the two logs.
+trait Logged: Serialize + DeserializeOwned + Sized {
+    const TABLE: &'static str;
+    fn log(logs: &mut Logs) -> &mut AppendLog<Self>;
+    fn apply(self, view: &mut View);
+}
+
+impl Logged for UserRecord {
+    const TABLE: &'static str = tables::USERS.name;
+    fn log(logs: &mut Logs) -> &mut AppendLog<Self> {
+        &mut logs.users
+    }
+    fn apply(self, view: &mut View) {
+        view.apply_user(self)
+    }
+}
+
+impl Logged for RefreshTokenRecord {
+    const TABLE: &'static str = tables::REFRESH_TOKENS.name;
+    fn log(logs: &mut Logs) -> &mut AppendLog<Self> {
+        &mut logs.tokens
+    }
+    fn apply(self, view: &mut View) {
+        view.apply_token(self)
+    }
 }
 
 /// Why a refresh token was not accepted. Every variant answers 401.
@@ -71,6 +110,8 @@ struct View {
     users: HashMap<String, UserRecord>,
     by_email: HashMap<String, String>,
     by_phone: HashMap<String, String>,
+    /// Partner ids by the officer they are assigned to.
+    by_officer: HashMap<String, BTreeSet<String>>,
     tokens: HashMap<String, TokenState>,
     revoked_families: HashSet<String>,
 }
@@ -87,12 +128,20 @@ impl View {
             if let Some(phone) = &old.phone {
                 self.by_phone.remove(phone);
             }
+            if let Some(officer) = &old.officer_id {
+                if let Some(partners) = self.by_officer.get_mut(officer) {
+                    partners.remove(&old.user_id);
+                }
+            }
         }
         if let Some(email) = &user.email {
             self.by_email.insert(email.clone(), user.user_id.clone());
         }
         if let Some(phone) = &user.phone {
             self.by_phone.insert(phone.clone(), user.user_id.clone());
+        }
+        if let Some(officer) = &user.officer_id {
+            self.by_officer.entry(officer.clone()).or_default().insert(user.user_id.clone());
         }
         self.users.insert(user.user_id.clone(), user);
     }
@@ -224,12 +273,7 @@ impl AuthStore {
 
     /// Ids of the partners assigned to officer `officer_id`.
     pub fn partners_of(&self, officer_id: &str) -> Vec<String> {
-        self.read(|v| {
-            let mut ids: Vec<String> =
-                v.users.values().filter(|u| u.officer_id.as_deref() == Some(officer_id)).map(|u| u.user_id.clone()).collect();
-            ids.sort();
-            ids
-        })
+        self.read(|v| v.by_officer.get(officer_id).map(|ids| ids.iter().cloned().collect()).unwrap_or_default())
     }
 
     /// Every person, ordered by id.
@@ -251,9 +295,41 @@ impl AuthStore {
         self.read(|v| !v.revoked_families.contains(family_id))
     }
 
+    /// Makes one write: `plan` looks at the current state and says what to
+    /// append (and what to answer once it is stored) or answers without
+    /// writing. When another instance committed first, the state is reloaded
+    /// and `plan` decides again, so every rule it checks held when the commit
+    /// landed.
+    async fn commit<T: Logged, R>(
+        &self,
+        logs: &mut Logs,
+        mut plan: impl FnMut(&View) -> Result<Step<T, R>, StoreError>,
+    ) -> Result<R, StoreError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let (rows, answer) = match self.read(&mut plan)? {
+                Step::Answer(answer) => return Ok(answer),
+                Step::Append(rows, answer) => (rows, answer),
+            };
+            match T::log(logs).append(&rows).await {
+                Ok(_) => {
+                    self.write(|v| rows.into_iter().for_each(|row| row.apply(v)));
+                    return Ok(answer);
+                }
+                Err(LakeError::Conflict { .. }) => self.catch_up(logs).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Contended { table: T::TABLE })
+    }
+
+    async fn catch_up(&self, logs: &mut Logs) -> Result<(), StoreError> {
+        logs.users.refresh().await?;
+        logs.tokens.refresh().await?;
+        self.rebuild(logs).await
+    }
+
     /// Stores a new person; their e-mail and phone must not be taken.
     pub async fn register(&self, new: NewUser) -> Result<UserRecord, StoreError> {
-        let mut logs = self.logs.lock().await;
         let now = Utc::now();
         let user = UserRecord {
             user_id: new.user_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
@@ -269,36 +345,30 @@ impl AuthStore {
             updated_at: now,
             updated_by: new.created_by,
         };
-        for _ in 0..MAX_ATTEMPTS {
-            self.read(|v| {
-                if v.users.contains_key(&user.user_id) {
-                    return Err(StoreError::Taken { field: "user_id" });
-                }
-                if user.email.as_ref().is_some_and(|e| v.by_email.contains_key(e)) {
-                    return Err(StoreError::Taken { field: "email" });
-                }
-                if user.phone.as_ref().is_some_and(|p| v.by_phone.contains_key(p)) {
-                    return Err(StoreError::Taken { field: "phone" });
-                }
-                Ok(())
-            })?;
-            match logs.users.append(std::slice::from_ref(&user)).await {
-                Ok(_) => {
-                    self.write(|v| v.apply_user(user.clone()));
-                    return Ok(user);
-                }
-                Err(LakeError::Conflict { .. }) => self.catch_up(&mut logs).await?,
-                Err(e) => return Err(e.into()),
+        let mut logs = self.logs.lock().await;
+        self.commit(&mut logs, |v| {
+            let taken = if v.users.contains_key(&user.user_id) {
+                Some("user_id")
+            } else if user.email.as_ref().is_some_and(|e| v.by_email.contains_key(e)) {
+                Some("email")
+            } else if user.phone.as_ref().is_some_and(|p| v.by_phone.contains_key(p)) {
+                Some("phone")
+            } else {
+                None
+            };
+            match taken {
+                Some(field) => Err(StoreError::Taken { field }),
+                None => Ok(Step::Append(vec![user.clone()], user.clone())),
             }
-        }
-        Err(StoreError::Contended { table: tables::USERS.name })
+        })
+        .await
     }
 
     /// Stores the next revision of `user_id` with `change` applied by `actor`.
     pub async fn update(&self, user_id: &str, change: UserChange, actor: &str) -> Result<UserRecord, StoreError> {
         let mut logs = self.logs.lock().await;
-        for _ in 0..MAX_ATTEMPTS {
-            let current = self.user(user_id).ok_or(StoreError::NoSuchUser)?;
+        self.commit(&mut logs, |v| {
+            let current = v.users.get(user_id).cloned().ok_or(StoreError::NoSuchUser)?;
             let next = UserRecord {
                 revision: current.revision + 1,
                 display_name: change.display_name.clone().unwrap_or_else(|| current.display_name.clone()),
@@ -310,40 +380,16 @@ impl AuthStore {
                 updated_by: Some(actor.to_owned()),
                 ..current
             };
-            match logs.users.append(std::slice::from_ref(&next)).await {
-                Ok(_) => {
-                    self.write(|v| v.apply_user(next.clone()));
-                    return Ok(next);
-                }
-                Err(LakeError::Conflict { .. }) => self.catch_up(&mut logs).await?,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Contended { table: tables::USERS.name })
-    }
-
-    async fn catch_up(&self, logs: &mut Logs) -> Result<(), StoreError> {
-        logs.users.refresh().await?;
-        logs.tokens.refresh().await?;
-        self.rebuild(logs).await
+            Ok(Step::Append(vec![next.clone()], next))
+        })
+        .await
     }
 
     /// Starts a new session (token family) for `user_id`.
     pub async fn start_session(&self, user_id: &str, ttl_s: u64) -> Result<IssuedRefresh, StoreError> {
+        let (issued, record) = issue(user_id, &uuid::Uuid::new_v4().to_string(), ttl_s);
         let mut logs = self.logs.lock().await;
-        let family_id = uuid::Uuid::new_v4().to_string();
-        let (issued, record) = issue(user_id, &family_id, ttl_s);
-        for _ in 0..MAX_ATTEMPTS {
-            match logs.tokens.append(std::slice::from_ref(&record)).await {
-                Ok(_) => {
-                    self.write(|v| v.apply_token(record.clone()));
-                    return Ok(issued);
-                }
-                Err(LakeError::Conflict { .. }) => self.catch_up(&mut logs).await?,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Contended { table: tables::REFRESH_TOKENS.name })
+        self.commit(&mut logs, |_| Ok(Step::Append(vec![record.clone()], issued.clone()))).await
     }
 
     /// Exchanges `token` for a new one in the same session. A token can be
@@ -352,82 +398,54 @@ impl AuthStore {
     pub async fn rotate(&self, token: &str, ttl_s: u64) -> Result<Result<(UserRecord, IssuedRefresh), RefreshRefused>, StoreError> {
         let hash = refresh_token_hash(token);
         let mut logs = self.logs.lock().await;
-        for _ in 0..MAX_ATTEMPTS {
-            let state = self.read(|v| v.tokens.get(&hash).map(|t| (t.clone(), v.revoked_families.contains(&t.family_id))));
-            let Some((state, revoked)) = state else { return Ok(Err(RefreshRefused::Unknown)) };
-            if revoked {
-                return Ok(Err(RefreshRefused::Revoked));
+        self.commit(&mut logs, |v| {
+            let Some(state) = v.tokens.get(&hash) else { return Ok(Step::Answer(Err(RefreshRefused::Unknown))) };
+            if v.revoked_families.contains(&state.family_id) {
+                return Ok(Step::Answer(Err(RefreshRefused::Revoked)));
+            }
+            // Reuse or a disabled account revokes the session, then refuses.
+            let revoke = |reason, refused| {
+                let record = revocation(&state.family_id, &state.user_id, Some(&hash), reason);
+                Ok(Step::Append(vec![record], Err(refused)))
+            };
+            if state.used {
+                return revoke("reuse", RefreshRefused::Reused);
             }
             let now = Utc::now();
-            let records = if state.used {
-                vec![revocation(&state.family_id, &state.user_id, Some(&hash), "reuse")]
-            } else if state.expires_at.is_some_and(|e| e <= now) {
-                return Ok(Err(RefreshRefused::Expired));
-            } else {
-                let user = self.user(&state.user_id);
-                match user {
-                    Some(user) if !user.disabled => {
-                        let used = RefreshTokenRecord {
-                            token_hash: hash.clone(),
-                            family_id: state.family_id.clone(),
-                            user_id: state.user_id.clone(),
-                            event: RefreshEvent::Used,
-                            at: now,
-                            expires_at: state.expires_at,
-                            reason: None,
-                        };
-                        let (issued, record) = issue(&state.user_id, &state.family_id, ttl_s);
-                        match logs.tokens.append(&[used.clone(), record.clone()]).await {
-                            Ok(_) => {
-                                self.write(|v| {
-                                    v.apply_token(used);
-                                    v.apply_token(record);
-                                });
-                                return Ok(Ok((user, issued)));
-                            }
-                            Err(LakeError::Conflict { .. }) => {
-                                self.catch_up(&mut logs).await?;
-                                continue;
-                            }
-                            Err(e) => return Err(e.into()),
-                        }
-                    }
-                    _ => vec![revocation(&state.family_id, &state.user_id, Some(&hash), "disabled")],
-                }
-            };
-            // Reuse or a disabled account: revoke the session, then refuse.
-            match logs.tokens.append(&records).await {
-                Ok(_) => {
-                    let reused = state.used;
-                    self.write(|v| records.into_iter().for_each(|r| v.apply_token(r)));
-                    return Ok(Err(if reused { RefreshRefused::Reused } else { RefreshRefused::Disabled }));
-                }
-                Err(LakeError::Conflict { .. }) => self.catch_up(&mut logs).await?,
-                Err(e) => return Err(e.into()),
+            if state.expires_at.is_some_and(|e| e <= now) {
+                return Ok(Step::Answer(Err(RefreshRefused::Expired)));
             }
-        }
-        Err(StoreError::Contended { table: tables::REFRESH_TOKENS.name })
+            let Some(user) = v.users.get(&state.user_id).filter(|u| !u.disabled) else {
+                return revoke("disabled", RefreshRefused::Disabled);
+            };
+            let used = RefreshTokenRecord {
+                token_hash: hash.clone(),
+                family_id: state.family_id.clone(),
+                user_id: state.user_id.clone(),
+                event: RefreshEvent::Used,
+                at: now,
+                expires_at: state.expires_at,
+                reason: None,
+            };
+            let (issued, record) = issue(&state.user_id, &state.family_id, ttl_s);
+            Ok(Step::Append(vec![used, record], Ok((user.clone(), issued))))
+        })
+        .await
     }
 
     /// Ends session `family_id` (logout): its refresh tokens and access
     /// tokens stop working at once.
     pub async fn revoke_session(&self, family_id: &str, user_id: &str, reason: &str) -> Result<(), StoreError> {
-        if !self.session_active(family_id) {
-            return Ok(());
-        }
-        let mut logs = self.logs.lock().await;
         let record = revocation(family_id, user_id, None, reason);
-        for _ in 0..MAX_ATTEMPTS {
-            match logs.tokens.append(std::slice::from_ref(&record)).await {
-                Ok(_) => {
-                    self.write(|v| v.apply_token(record.clone()));
-                    return Ok(());
-                }
-                Err(LakeError::Conflict { .. }) => self.catch_up(&mut logs).await?,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Contended { table: tables::REFRESH_TOKENS.name })
+        let mut logs = self.logs.lock().await;
+        self.commit(&mut logs, |v| {
+            Ok(if v.revoked_families.contains(family_id) {
+                Step::Answer(())
+            } else {
+                Step::Append(vec![record.clone()], ())
+            })
+        })
+        .await
     }
 
     /// The session a refresh token belongs to, if known.
