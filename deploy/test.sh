@@ -10,6 +10,7 @@ if ! command -v mold >/dev/null 2>&1; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq build-essential pkg-config mold >/dev/null
 fi
 deploy/kafka-dev.sh install
+deploy/pytools.sh
 
 dir=$(mktemp -d /tmp/arus-test-broker.XXXXXX)
 port=${ARUS_TEST_BROKER_PORT:-19392}

@@ -46,6 +46,8 @@ enum Command {
     /// Benchmarks (build with --release).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Print the OpenAPI document of the HTTP API (as served at /openapi.json).
+    Openapi,
     /// Print the version.
     Version,
 }
@@ -96,6 +98,10 @@ fn main() -> Result<()> {
             print!("{}", config.to_toml_masked());
             Ok(())
         }
+        Command::Openapi => {
+            println!("{}", arus_serving::openapi::document().to_pretty_json()?);
+            Ok(())
+        }
         command => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(command, config)),
     }
 }
@@ -142,6 +148,6 @@ async fn run(command: Command, config: Config) -> Result<()> {
             Ok(())
         }
         Command::Bench(BenchCommand::Pipeline(args)) => bench::pipeline(config, args).await,
-        Command::Version | Command::Config(_) => unreachable!("handled before the runtime starts"),
+        Command::Version | Command::Config(_) | Command::Openapi => unreachable!("handled before the runtime starts"),
     }
 }

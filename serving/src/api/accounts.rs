@@ -95,7 +95,7 @@ pub struct AccountQuery {
     pub user_id: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", security(("bearer" = [])), params(AccountQuery),
+#[utoipa::path(get, path = "/api/v1/accounts", operation_id = "list_accounts", tag = "accounts", security(("bearer" = [])), params(AccountQuery),
     responses((status = 200, description = "Accounts in the caller's scope, deleted ones left out", body = [Account]), (status = 401, body = ErrorBody)))]
 pub(crate) async fn list(principal: Principal, query: AccountQuery, state: State) -> Result<warp::reply::Response, Rejection> {
     let scope = match query.user_id {
@@ -107,7 +107,7 @@ pub(crate) async fn list(principal: Principal, query: AccountQuery, state: State
     Ok(warp::reply::json(&accounts).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/accounts/{id}", operation_id = "get_account", tag = "accounts", security(("bearer" = [])),
     params(("id" = String, Path, description = "account id")),
     responses((status = 200, body = Account), (status = 404, description = "No such account in the caller's scope", body = ErrorBody)))]
 pub(crate) async fn get(id: String, principal: Principal, state: State) -> Result<warp::reply::Response, Rejection> {
@@ -184,7 +184,7 @@ fn accepted(id: &str) -> warp::reply::Response {
     warp::reply::with_status(warp::reply::json(&AccountAccepted { id: id.to_owned(), status: "accepted".into() }), StatusCode::ACCEPTED).into_response()
 }
 
-#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", security(("bearer" = [])), request_body = NewAccount,
+#[utoipa::path(post, path = "/api/v1/accounts", operation_id = "create_account", tag = "accounts", security(("bearer" = [])), request_body = NewAccount,
     responses(
         (status = 202, description = "Queued; visible after the `accounts` job's next commit", body = AccountAccepted),
         (status = 403, body = ErrorBody),
@@ -221,7 +221,7 @@ async fn changeable(state: &State, principal: &Principal, id: &str) -> Result<Ac
     current(state, &scope, id).await?.filter(|a| !a.deleted).ok_or_else(|| ApiError::not_found("account"))
 }
 
-#[utoipa::path(patch, path = "/api/v1/accounts/{id}", tag = "accounts", security(("bearer" = [])), request_body = AccountFields,
+#[utoipa::path(patch, path = "/api/v1/accounts/{id}", operation_id = "update_account", tag = "accounts", security(("bearer" = [])), request_body = AccountFields,
     params(("id" = String, Path, description = "account id")),
     responses((status = 202, body = AccountAccepted), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn update(
@@ -240,7 +240,7 @@ pub(crate) async fn update(
     Ok(accepted(&id))
 }
 
-#[utoipa::path(delete, path = "/api/v1/accounts/{id}", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/accounts/{id}", operation_id = "delete_account", tag = "accounts", security(("bearer" = [])),
     params(("id" = String, Path, description = "account id")),
     responses((status = 202, description = "Queued; the account is kept as a deleted revision, its transactions keep their reference", body = AccountAccepted), (status = 404, body = ErrorBody)))]
 pub(crate) async fn delete(id: String, principal: Principal, info: RequestInfo, state: State) -> Result<warp::reply::Response, Rejection> {

@@ -196,7 +196,7 @@ pub fn store_error(e: StoreError, lang: Lang) -> ApiError {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+#[utoipa::path(post, path = "/api/v1/auth/register", operation_id = "register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered with role `user`", body = UserView),
         (status = 409, description = "E-mail or phone already registered", body = ErrorBody),
@@ -250,7 +250,7 @@ fn tokens(state: &State, user: UserRecord, issued: crate::auth::store::IssuedRef
     })
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/api/v1/auth/login", operation_id = "login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokenPair),
         (status = 401, description = "Wrong login or password", body = ErrorBody),
@@ -313,7 +313,7 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/api/v1/auth/refresh", operation_id = "refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new token pair; the old refresh token is spent", body = TokenPair),
         (status = 401, description = "Unknown, expired, revoked or reused refresh token (reuse ends the session)", body = ErrorBody),
@@ -340,7 +340,7 @@ pub(crate) async fn refresh(body: RefreshRequest, info: RequestInfo, state: Stat
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/auth/logout", operation_id = "logout", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 204, description = "The session is over: its refresh and access tokens stop working"),
         (status = 401, description = "Not logged in", body = ErrorBody),
@@ -358,7 +358,7 @@ pub(crate) async fn logout(principal: Principal, info: RequestInfo, state: State
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/me", operation_id = "me", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "The person logged in", body = UserView),
         (status = 401, description = "Not logged in", body = ErrorBody),

@@ -49,7 +49,7 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Reje
     create.or(list).or(get)
 }
 
-#[utoipa::path(post, path = "/api/v1/transactions", tag = "transactions", security(("bearer" = [])), request_body = ManualEntry,
+#[utoipa::path(post, path = "/api/v1/transactions", operation_id = "create_transaction", tag = "transactions", security(("bearer" = [])), request_body = ManualEntry,
     responses(
         (status = 202, description = "Queued; the row appears after the next commit (about `batch_max_latency_ms`)", body = Accepted),
         (status = 403, description = "Analysts only read", body = ErrorBody),
@@ -234,7 +234,7 @@ fn filters(query: &ListQuery) -> Result<(Vec<Expr>, Option<Cursor>), Vec<Validat
     if errors.is_empty() { Ok((exprs, cursor)) } else { Err(errors) }
 }
 
-#[utoipa::path(get, path = "/api/v1/transactions", tag = "transactions", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/transactions", operation_id = "list_transactions", tag = "transactions", security(("bearer" = [])), params(ListQuery),
     responses(
         (status = 200, description = "Newest first; follow `next_cursor` for more", body = Page),
         (status = 401, body = ErrorBody),
@@ -263,7 +263,7 @@ pub(crate) async fn list(principal: Principal, query: ListQuery, lang: Lang, sta
     Ok(warp::reply::json(&Page { items, next_cursor }).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/transactions/{id}", tag = "transactions", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/transactions/{id}", operation_id = "get_transaction", tag = "transactions", security(("bearer" = [])),
     params(("id" = String, Path, description = "transaction id")),
     responses(
         (status = 200, body = Transaction),

@@ -40,7 +40,7 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Reje
     list.or(get).or(update)
 }
 
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users", operation_id = "list_users", tag = "users", security(("bearer" = [])),
     responses(
         (status = 200, description = "People the caller may see: all for admins and analysts, their partners for officers, themselves for users", body = [UserView]),
         (status = 401, body = ErrorBody),
@@ -51,7 +51,7 @@ pub(crate) async fn list(principal: Principal, state: State) -> Result<warp::rep
     Ok(warp::reply::json(&people).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users/{id}", operation_id = "get_user", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path, description = "user id")),
     responses((status = 200, body = UserView), (status = 404, description = "No such user in the caller's scope", body = ErrorBody)))]
 pub(crate) async fn get(id: String, principal: Principal, state: State) -> Result<warp::reply::Response, Rejection> {
@@ -82,7 +82,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     Ok(Some(Option::deserialize(d)?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])), request_body = UserUpdate,
+#[utoipa::path(patch, path = "/api/v1/users/{id}", operation_id = "update_user", tag = "users", security(("bearer" = [])), request_body = UserUpdate,
     params(("id" = String, Path, description = "user id")),
     responses(
         (status = 200, description = "The person after the change", body = UserView),

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Python tools the tests use, pinned, in a venv of the project's own
+# (.tools/venv): openapi-spec-validator checks the served /openapi.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.tools/venv
+want="openapi-spec-validator==0.9.0"
+if [ -x "$venv/bin/openapi-spec-validator" ] && "$venv/bin/pip" freeze 2>/dev/null | grep -qx "$want"; then
+  exit 0
+fi
+if ! python3 -m venv "$venv" 2>/dev/null; then
+  # Debian's python3 keeps venv in a package of its own.
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-venv >/dev/null
+  rm -rf "$venv" && python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q --disable-pip-version-check "$want"
