@@ -79,7 +79,9 @@ enum ConfigCommand {
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Produce synthetic TxnRaw, run enrich, report events/s and freshness.
-    Pipeline(bench::PipelineArgs),
+    Pipeline(bench::pipeline::PipelineArgs),
+    /// Load the API: wrk against GET /api/v1/transactions with many people's tokens; req/s and p50/p90/p99.
+    Api(bench::api::ApiArgs),
 }
 
 fn main() -> Result<()> {
@@ -147,7 +149,8 @@ async fn run(command: Command, config: Config) -> Result<()> {
             }
             Ok(())
         }
-        Command::Bench(BenchCommand::Pipeline(args)) => bench::pipeline(config, args).await,
+        Command::Bench(BenchCommand::Pipeline(args)) => bench::pipeline::run(config, args).await,
+        Command::Bench(BenchCommand::Api(args)) => bench::api::run(config, args).await,
         Command::Version | Command::Config(_) | Command::Openapi => unreachable!("handled before the runtime starts"),
     }
 }

@@ -56,7 +56,7 @@ struct Figures {
     achieved_rate: f64,
 }
 
-pub async fn pipeline(config: Config, args: PipelineArgs) -> Result<()> {
+pub async fn run(config: Config, args: PipelineArgs) -> Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("warning: this is a debug build; figures are only meaningful with `cargo run --release`");
     }
@@ -114,14 +114,7 @@ async fn measure(config: &Config, args: &PipelineArgs, storage: &str) -> Result<
     let now = Utc::now();
     let started = Instant::now();
     let users = args.users;
-    stream::iter((0..args.events).map(|i| synthetic("bench", i, users, now)))
-        .map(|e| {
-            let (producer, topic) = (&producer, &topic);
-            async move { producer.send_json(topic, &e.user_id, &e).await }
-        })
-        .buffer_unordered(20_000)
-        .try_for_each(|_| async { Ok(()) })
-        .await?;
+    produce_synthetic(&producer, &topic, "bench", args.events, users, now).await?;
     let produced = started.elapsed();
     eprintln!("[{storage}] produced in {produced:.1?}; waiting for Delta…");
     let committed = wait_for_rows(&lake, args.events, Duration::from_secs(600), &job).await?;
@@ -186,9 +179,27 @@ async fn measure(config: &Config, args: &PipelineArgs, storage: &str) -> Result<
     })
 }
 
+/// Produces `events` synthetic `TxnRaw` of run `run` spread over `users`
+/// tenants, as fast as the producer goes.
+pub(super) async fn produce_synthetic(
+    producer: &arus_lakehouse::kafka::Producer,
+    topic: &str,
+    run: &str,
+    events: u64,
+    users: u64,
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    stream::iter((0..events).map(|i| synthetic(run, i, users, now)))
+        .map(|e| async move { producer.send_json(topic, &e.user_id, &e).await })
+        .buffer_unordered(20_000)
+        .try_for_each(|_| async { Ok(()) })
+        .await?;
+    Ok(())
+}
+
 /// Waits until `transactions` holds `rows` rows (from the Delta log's file
 /// statistics), failing if the job stops or `timeout` passes.
-async fn wait_for_rows<T>(lake: &Lake, rows: u64, timeout: Duration, job: &tokio::task::JoinHandle<T>) -> Result<u64> {
+pub(super) async fn wait_for_rows<T>(lake: &Lake, rows: u64, timeout: Duration, job: &tokio::task::JoinHandle<T>) -> Result<u64> {
     let started = Instant::now();
     loop {
         let count = lake

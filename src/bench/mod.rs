@@ -1,0 +1,5 @@
+//! Benchmarks of the `arus bench` subcommand (build with `--release`); the
+//! one-command wrappers live in `bench/`.
+
+pub mod api;
+pub mod pipeline;
