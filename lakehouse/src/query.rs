@@ -3,12 +3,13 @@
 //! (at most every `refresh` interval) before planning a scan, so a query sees
 //! what jobs committed moments ago without re-registering anything.
 
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use arus_schemas::tables;
+use arus_schemas::tables::{self, TableDef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::TableType;
@@ -24,12 +25,34 @@ use crate::{Lake, LakeError};
 struct Loaded {
     table: DeltaTable,
     provider: Arc<dyn TableProvider>,
+    /// The values each partition column has in the loaded version.
+    partitions: Arc<Partitions>,
     refreshed: Instant,
+}
+
+/// The values of a table's partition columns in one version: column name →
+/// values present, in ascending order.
+pub type Partitions = BTreeMap<String, BTreeSet<String>>;
+
+fn partitions_of(table: &DeltaTable, columns: &[&str]) -> Result<Partitions, LakeError> {
+    let mut found: Partitions = columns.iter().map(|c| ((*c).to_owned(), BTreeSet::new())).collect();
+    if columns.is_empty() {
+        return Ok(found);
+    }
+    for file in table.snapshot()?.log_data() {
+        for (column, value) in file.partition_values_map() {
+            if let (Some(values), Some(value)) = (found.get_mut(&column), value) {
+                values.insert(value);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// A Delta table that DataFusion always reads at (nearly) its latest version.
 pub struct LatestTable {
     name: &'static str,
+    partition_columns: &'static [&'static str],
     schema: SchemaRef,
     refresh: Duration,
     loaded: Mutex<Loaded>,
@@ -42,29 +65,33 @@ impl std::fmt::Debug for LatestTable {
 }
 
 impl LatestTable {
-    async fn new(name: &'static str, table: DeltaTable, refresh: Duration) -> Result<Self, LakeError> {
+    async fn new(def: &'static TableDef, table: DeltaTable, refresh: Duration) -> Result<Self, LakeError> {
         let provider = table.table_provider().await?;
+        let partitions = Arc::new(partitions_of(&table, def.partition_columns)?);
         Ok(LatestTable {
-            name,
+            name: def.name,
+            partition_columns: def.partition_columns,
             schema: provider.schema(),
             refresh,
-            loaded: Mutex::new(Loaded { table, provider, refreshed: Instant::now() }),
+            loaded: Mutex::new(Loaded { table, provider, partitions, refreshed: Instant::now() }),
         })
     }
 
-    /// The provider of the latest version, reloading the log when the last
-    /// reload is older than the refresh interval.
-    async fn current(&self) -> DfResult<Arc<dyn TableProvider>> {
+    /// The provider of the latest version and its partition values,
+    /// reloading the log when the last reload is older than the refresh interval.
+    async fn current(&self) -> DfResult<(Arc<dyn TableProvider>, Arc<Partitions>)> {
+        let external = |e: LakeError| DataFusionError::External(Box::new(e));
         let mut loaded = self.loaded.lock().await;
         if loaded.refreshed.elapsed() >= self.refresh {
             let before = loaded.table.version();
-            loaded.table.update_incremental(None).await.map_err(|e| DataFusionError::External(Box::new(e)))?;
+            loaded.table.update_incremental(None).await.map_err(|e| external(e.into()))?;
             if loaded.table.version() != before {
-                loaded.provider = loaded.table.table_provider().await.map_err(|e| DataFusionError::External(Box::new(e)))?;
+                loaded.provider = loaded.table.table_provider().await.map_err(|e| external(e.into()))?;
+                loaded.partitions = Arc::new(partitions_of(&loaded.table, self.partition_columns).map_err(external)?);
             }
             loaded.refreshed = Instant::now();
         }
-        Ok(Arc::clone(&loaded.provider))
+        Ok((Arc::clone(&loaded.provider), Arc::clone(&loaded.partitions)))
     }
 }
 
@@ -91,7 +118,7 @@ impl TableProvider for LatestTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        self.current().await?.scan(state, projection, filters, limit).await
+        self.current().await?.0.scan(state, projection, filters, limit).await
     }
 }
 
@@ -136,19 +163,29 @@ pub async fn for_each_string(table: &DeltaTable, name: &str, column: &str, mut f
 #[derive(Clone)]
 pub struct LakeSession {
     ctx: SessionContext,
+    tables: Arc<HashMap<&'static str, Arc<LatestTable>>>,
 }
 
 impl LakeSession {
     /// Registers every table of the catalogue (creating missing ones).
     pub async fn open(lake: &Lake, refresh: Duration) -> Result<Self, LakeError> {
         let ctx = SessionContext::new();
+        let mut latest = HashMap::new();
         for def in tables::ALL {
             let table = lake.open_or_create(def).await?;
             table.update_datafusion_session(&ctx.state())?;
-            let provider = LatestTable::new(def.name, table, refresh).await?;
-            ctx.register_table(def.name, Arc::new(provider))?;
+            let provider = Arc::new(LatestTable::new(def, table, refresh).await?);
+            ctx.register_table(def.name, Arc::clone(&provider) as Arc<dyn TableProvider>)?;
+            latest.insert(def.name, provider);
         }
-        Ok(LakeSession { ctx })
+        Ok(LakeSession { ctx, tables: Arc::new(latest) })
+    }
+
+    /// The values of `table`'s partition columns in the version the next
+    /// query reads (for walking partitions in order, such as months).
+    pub async fn partitions(&self, table: &str) -> Result<Arc<Partitions>, LakeError> {
+        let latest = self.tables.get(table).ok_or_else(|| LakeError::Rows { table: "?", reason: format!("no table {table:?} in the catalogue") })?;
+        Ok(latest.current().await?.1)
     }
 
     pub fn context(&self) -> &SessionContext {

@@ -80,6 +80,14 @@ impl Tables {
         }
     }
 
+    /// The values partition column `column` of `table` has now, ascending
+    /// (which months `transactions` holds). Not tenant data: a value says
+    /// that some row exists, not whose.
+    pub async fn partition_values(&self, table: &str, column: &str) -> Result<std::collections::BTreeSet<String>, ApiError> {
+        let partitions = self.session.partitions(table).await.map_err(|e| ApiError::unavailable(table, &e))?;
+        Ok(partitions.get(column).cloned().unwrap_or_default())
+    }
+
     /// For readiness checks: a table answers a trivial query.
     pub async fn probe(&self, table: &str) -> Result<(), String> {
         self.session.sql(&format!("SELECT 1 FROM \"{table}\" LIMIT 1")).await.map(|_| ()).map_err(|e| e.to_string())

@@ -147,7 +147,8 @@ async fn people_log_in_see_only_their_rows_and_sessions_end_with_broker() {
     // Create → list shows it → by id.
     let mut rini_ids = Vec::new();
     for (i, (amount, text)) in [(300_000, "jual bakso 20 porsi"), (-22_000, "beli gas 3kg"), (-150_000, "bayar listrik PLN")].iter().enumerate() {
-        let occurred = format!("2026-11-{:02}T03:00:00Z", 10 + i);
+        // Three months apart, so a page spans month partitions.
+        let occurred = ["2026-08-10T03:00:00Z", "2026-10-11T03:00:00Z", "2026-11-12T03:00:00Z"][i];
         let (status, body) = api
             .send(reqwest::Method::POST, "/api/v1/transactions", &token, json!({"amount": amount, "description": text, "occurred_at": occurred}))
             .await;
@@ -169,8 +170,10 @@ async fn people_log_in_see_only_their_rows_and_sessions_end_with_broker() {
     // Filters and keyset pagination.
     let (_, page) = api.get("/api/v1/transactions?q=BAKSO", &token).await;
     assert_eq!(ids(&page), [rini_ids[0].clone()]);
-    let (_, page) = api.get("/api/v1/transactions?from=2026-11-11&to=2026-11-12", &token).await;
-    assert_eq!(ids(&page).len(), 2);
+    let (_, page) = api.get("/api/v1/transactions?from=2026-10-11&to=2026-11-12", &token).await;
+    assert_eq!(ids(&page), [rini_ids[2].clone(), rini_ids[1].clone()]);
+    let (_, page) = api.get("/api/v1/transactions?from=2026-10-12&to=2026-11-11", &token).await;
+    assert_eq!(ids(&page), Vec::<String>::new());
     let (_, page) = api.get("/api/v1/transactions?source=manual&status=pending_category&limit=2", &token).await;
     assert_eq!(ids(&page), [rini_ids[2].clone(), rini_ids[1].clone()], "newest first");
     let cursor = page["next_cursor"].as_str().unwrap().to_owned();

@@ -150,8 +150,34 @@ fn start_of_day(d: NaiveDate) -> DateTime<Utc> {
     d.and_hms_opt(0, 0, 0).and_then(|t| t.and_local_timezone(jakarta()).single()).map_or_else(Utc::now, |t| t.with_timezone(&Utc))
 }
 
-/// The filters of `query` as expressions, or the fields that are wrong.
-fn filters(query: &ListQuery) -> Result<(Vec<Expr>, Option<Cursor>), Vec<ValidationError>> {
+/// The WIB months (`YYYY-MM`, the partitions of `transactions`) a listing
+/// can find rows in; `None` is unbounded.
+#[derive(Debug, Default, PartialEq)]
+struct MonthRange {
+    first: Option<String>,
+    last: Option<String>,
+}
+
+impl MonthRange {
+    fn contains(&self, month: &str) -> bool {
+        self.first.as_deref().is_none_or(|f| month >= f) && self.last.as_deref().is_none_or(|l| month <= l)
+    }
+
+    fn end_at(&mut self, month: String) {
+        if self.last.as_ref().is_none_or(|l| month < *l) {
+            self.last = Some(month);
+        }
+    }
+}
+
+fn month_of(t: DateTime<Utc>) -> String {
+    t.with_timezone(&jakarta()).format("%Y-%m").to_string()
+}
+
+/// The filters of `query` as expressions and the months they leave, or the
+/// fields that are wrong.
+fn filters(query: &ListQuery) -> Result<(Vec<Expr>, MonthRange), Vec<ValidationError>> {
+    let mut months = MonthRange::default();
     let mut errors = Vec::new();
     let mut exprs = Vec::new();
     if let Some(user) = &query.user_id {
@@ -167,12 +193,16 @@ fn filters(query: &ListQuery) -> Result<(Vec<Expr>, Option<Cursor>), Vec<Validat
     if let Some(from) = from {
         exprs.push(col("occurred_at").gt_eq(micros(start_of_day(from))));
         // The table is partitioned by WIB month: this prunes whole folders.
-        exprs.push(col("month").gt_eq(lit(from.format("%Y-%m").to_string())));
+        let first = from.format("%Y-%m").to_string();
+        exprs.push(col("month").gt_eq(lit(first.clone())));
+        months.first = Some(first);
     }
     if let Some(to) = to {
         let next = to.succ_opt().unwrap_or(to);
         exprs.push(col("occurred_at").lt(micros(start_of_day(next))));
-        exprs.push(col("month").lt_eq(lit(to.format("%Y-%m").to_string())));
+        let last = to.format("%Y-%m").to_string();
+        exprs.push(col("month").lt_eq(lit(last.clone())));
+        months.end_at(last);
     }
     if let Some(account) = &query.account_id {
         exprs.push(col("account_id").eq(lit(account.clone())));
@@ -230,8 +260,11 @@ fn filters(query: &ListQuery) -> Result<(Vec<Expr>, Option<Cursor>), Vec<Validat
         // applies, so a forged cursor can only skip the caller's own rows.
         let t = lit(ScalarValue::TimestampMicrosecond(Some(c.t), Some("UTC".into())));
         exprs.push(col("occurred_at").lt(t.clone()).or(col("occurred_at").eq(t).and(col("id").lt(lit(c.id.clone())))));
+        if let Some(at) = DateTime::from_timestamp_micros(c.t) {
+            months.end_at(month_of(at));
+        }
     }
-    if errors.is_empty() { Ok((exprs, cursor)) } else { Err(errors) }
+    if errors.is_empty() { Ok((exprs, months)) } else { Err(errors) }
 }
 
 #[utoipa::path(get, path = "/api/v1/transactions", operation_id = "list_transactions", tag = "transactions", security(("bearer" = [])), params(ListQuery),
@@ -241,19 +274,33 @@ fn filters(query: &ListQuery) -> Result<(Vec<Expr>, Option<Cursor>), Vec<Validat
         (status = 422, description = "Invalid filter", body = ErrorBody),
     ))]
 pub(crate) async fn list(principal: Principal, query: ListQuery, lang: Lang, state: State) -> Result<warp::reply::Response, Rejection> {
-    let (exprs, _) = filters(&query).map_err(|errors| ApiError::invalid(&errors, lang))?;
+    let (exprs, range) = filters(&query).map_err(|errors| ApiError::invalid(&errors, lang))?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let scope = Scope::of(&principal, &state.auth);
     let unavailable = |e: &dyn std::fmt::Display| ApiError::unavailable("the transactions table", e);
-    let mut frame = state.tables.scoped(&scope, "transactions").await?;
+    let mut base = state.tables.scoped(&scope, "transactions").await?;
     for expr in exprs {
-        frame = frame.filter(expr).map_err(|e| unavailable(&e))?;
+        base = base.filter(expr).map_err(|e| unavailable(&e))?;
     }
-    let frame = frame
-        .sort(vec![col("occurred_at").sort(false, false), col("id").sort(false, false)])
-        .and_then(|f| f.limit(0, Some(limit + 1)))
-        .map_err(|e| unavailable(&e))?;
-    let mut items: Vec<Transaction> = collect_rows(frame, "the transactions table").await?;
+    // A page is the newest rows, and the month partition follows
+    // occurred_at, so read months newest first in growing groups (1, 2, 4,
+    // …) and stop once the page is full: a first page of a busy person reads
+    // one month, not the whole history.
+    let months = state.tables.partition_values("transactions", "month").await?;
+    let months: Vec<String> = months.iter().rev().filter(|m| range.contains(m)).cloned().collect();
+    let mut items: Vec<Transaction> = Vec::new();
+    for group in month_groups(&months) {
+        let frame = base
+            .clone()
+            .filter(col("month").in_list(group.iter().map(|m| lit(m.clone())).collect(), false))
+            .and_then(|f| f.sort(vec![col("occurred_at").sort(false, false), col("id").sort(false, false)]))
+            .and_then(|f| f.limit(0, Some(limit + 1 - items.len())))
+            .map_err(|e| unavailable(&e))?;
+        items.extend(collect_rows::<Transaction>(frame, "the transactions table").await?);
+        if items.len() > limit {
+            break;
+        }
+    }
     let next_cursor = if items.len() > limit {
         items.truncate(limit);
         items.last().map(|last| Cursor { t: last.occurred_at.timestamp_micros(), id: last.id.clone() }.encode())
@@ -283,9 +330,44 @@ pub(crate) async fn get(id: String, principal: Principal, state: State) -> Resul
     Ok(warp::reply::json(&row).into_response())
 }
 
+/// `months` (newest first) in groups of 1, 2, 4, … months.
+fn month_groups(months: &[String]) -> Vec<&[String]> {
+    let mut groups = Vec::new();
+    let (mut start, mut size) = (0, 1);
+    while start < months.len() {
+        let end = (start + size).min(months.len());
+        groups.push(&months[start..end]);
+        start = end;
+        size *= 2;
+    }
+    groups
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_are_read_newest_first_in_growing_groups() {
+        let months: Vec<String> = (1..=12).rev().map(|m| format!("2026-{m:02}")).collect();
+        let groups = month_groups(&months);
+        let sizes: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+        assert_eq!(sizes, [1, 2, 4, 5]);
+        assert_eq!(groups[0], ["2026-12"]);
+        assert_eq!(groups.concat(), months);
+        assert!(month_groups(&[]).is_empty());
+    }
+
+    #[test]
+    fn dates_and_cursors_bound_the_months() {
+        let cursor = Cursor { t: DateTime::parse_from_rfc3339("2026-03-31T18:00:00Z").unwrap().timestamp_micros(), id: "x".into() };
+        let query = ListQuery { from: Some("2025-11-15".into()), to: Some("2026-06-01".into()), cursor: Some(cursor.encode()), ..ListQuery::default() };
+        let (_, range) = filters(&query).unwrap();
+        // 18:00 UTC on 31 March is 1 April in WIB.
+        assert_eq!(range, MonthRange { first: Some("2025-11".into()), last: Some("2026-04".into()) });
+        assert!(range.contains("2026-04") && range.contains("2025-11"));
+        assert!(!range.contains("2026-05") && !range.contains("2025-10"));
+    }
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
