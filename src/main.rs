@@ -62,6 +62,9 @@ enum TopicsCommand {
 enum LakeCommand {
     /// List tables with version, files, rows and size.
     Ls,
+    /// Merge the files streaming left in each partition into one, Z-ordered
+    /// by the table's clustering columns (`transactions`: user_id).
+    Optimize,
 }
 
 #[derive(Subcommand)]
@@ -138,6 +141,19 @@ async fn run(command: Command, config: Config) -> Result<()> {
                 let version = t.version.map_or("-".to_owned(), |v| v.to_string());
                 let rows = t.rows.map_or("?".to_owned(), |r| r.to_string());
                 println!("{:<14} {version:>8} {:>7} {rows:>10} {:>12}  {}", t.name, t.files, t.bytes, t.partition_columns.join(","));
+            }
+            Ok(())
+        }
+        Command::Lake(LakeCommand::Optimize) => {
+            let lake = Lake::new(&config)?;
+            for def in arus_schemas::tables::ALL.iter().filter(|d| !d.cluster_by.is_empty()) {
+                let reports = arus_lakehouse::maintenance::optimize(&lake, def).await.with_context(|| format!("optimizing {}", def.name))?;
+                if reports.is_empty() {
+                    println!("{:<14} nothing to do", def.name);
+                }
+                for r in reports {
+                    println!("{:<14} {:<16} {:>4} files → {} in {:.1?}", def.name, r.partition, r.files_before, r.files_after, r.took);
+                }
             }
             Ok(())
         }

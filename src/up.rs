@@ -61,6 +61,10 @@ async fn run_parts(config: &Config, demo: bool, shutdown: CancellationToken) -> 
             (format!("job {name}"), result)
         });
     }
+    if config.optimize_interval_s > 0 {
+        let (config, token) = (config.clone(), parts.clone());
+        tasks.spawn(async move { ("table upkeep".to_owned(), upkeep(&config, token).await) });
+    }
     let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
     {
         let (config, token) = (config.clone(), parts.clone());
@@ -127,4 +131,23 @@ async fn run_parts(config: &Config, demo: bool, shutdown: CancellationToken) -> 
         tracing::warn!("parts did not stop within 30 s");
     }
     outcome
+}
+
+/// Every `optimize_interval_s`, compacts and clusters the tables that ask for
+/// it (see [`arus_lakehouse::maintenance`]). A failed round is logged and
+/// tried again next time; it never stops `arus up`.
+async fn upkeep(config: &Config, shutdown: CancellationToken) -> Result<()> {
+    let lake = Lake::new(config)?;
+    let every = Duration::from_secs(config.optimize_interval_s);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(every) => {}
+        }
+        for def in arus_schemas::tables::ALL.iter().filter(|d| !d.cluster_by.is_empty()) {
+            if let Err(e) = arus_lakehouse::maintenance::optimize(&lake, def).await {
+                tracing::warn!(table = def.name, error = %e, "optimize failed; trying again next round");
+            }
+        }
+    }
 }

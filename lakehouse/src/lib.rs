@@ -5,6 +5,7 @@
 
 pub mod catalogue;
 pub mod kafka;
+pub mod maintenance;
 pub mod offsets;
 pub mod query;
 pub mod state;

@@ -168,6 +168,10 @@ pub struct Config {
     /// How often the serving layer re-reads the `users` and
     /// `refresh_tokens` tables for changes made by other instances.
     pub auth_reload_ms: u64,
+    /// How often `arus up` rewrites partitions streaming left in several
+    /// files into one, Z-ordered for per-person reads (`arus lake
+    /// optimize`); 0 turns it off.
+    pub optimize_interval_s: u64,
 
     pub log_format: LogFormat,
     /// `tracing` filter, e.g. `info,arus_lakehouse=debug`.
@@ -213,6 +217,7 @@ impl Default for Config {
             login_lockout_s: 900,
             login_address_lockout_after: 50,
             auth_reload_ms: 2000,
+            optimize_interval_s: 3600,
             log_format: LogFormat::Pretty,
             log: "info,buoyant_kernel=warn,deltalake_core=warn,datafusion=warn".into(),
         }

@@ -12,6 +12,9 @@ pub struct TableDef {
     pub name: &'static str,
     pub schema: &'static LazyLock<SchemaRef>,
     pub partition_columns: &'static [&'static str],
+    /// Columns `arus lake optimize` sorts each partition's rows by (Z-order),
+    /// so a query for one value reads few files, row groups and pages.
+    pub cluster_by: &'static [&'static str],
     pub description: &'static str,
 }
 
@@ -60,6 +63,7 @@ pub static TRANSACTIONS: TableDef = TableDef {
     name: "transactions",
     schema: &TRANSACTIONS_SCHEMA,
     partition_columns: &["month"],
+    cluster_by: &["user_id"],
     description: "validated transactions of every source, one row per idempotency key",
 };
 
@@ -86,6 +90,7 @@ pub static DLQ: TableDef = TableDef {
     name: "dlq",
     schema: &DLQ_SCHEMA,
     partition_columns: &[],
+    cluster_by: &[],
     description: "messages that could not be processed, with the reason and the raw payload",
 };
 
@@ -112,6 +117,7 @@ pub static USERS: TableDef = TableDef {
     name: "users",
     schema: &USERS_SCHEMA,
     partition_columns: &[],
+    cluster_by: &[],
     description: "people who sign in to arus, one row per revision (latest revision wins)",
 };
 
@@ -133,6 +139,7 @@ pub static REFRESH_TOKENS: TableDef = TableDef {
     name: "refresh_tokens",
     schema: &REFRESH_TOKENS_SCHEMA,
     partition_columns: &[],
+    cluster_by: &[],
     description: "log of refresh tokens issued, used and revoked (hashes only)",
 };
 
@@ -159,6 +166,7 @@ pub static ACCOUNTS: TableDef = TableDef {
     name: "accounts",
     schema: &ACCOUNTS_SCHEMA,
     partition_columns: &[],
+    cluster_by: &[],
     description: "bank accounts, e-wallets and cash boxes, one row per revision (latest revision wins)",
 };
 
@@ -183,6 +191,7 @@ pub static AUDIT_LOG: TableDef = TableDef {
     name: "audit_log",
     schema: &AUDIT_LOG_SCHEMA,
     partition_columns: &[],
+    cluster_by: &[],
     description: "logins, imports, configuration and role changes: who, what, when, from where",
 };
 

@@ -7,7 +7,10 @@
 //!
 //! Two runs: an open one (as many requests as `--connections` keep going)
 //! and a paced one at `--rate` requests/s; both print requests/s and the
-//! latency percentiles wrk measured.
+//! latency percentiles wrk measured. Both are made twice: on the table as
+//! streaming wrote it (every file holds everyone's rows), then after
+//! `arus lake optimize` (one file per month, rows clustered by person),
+//! which `arus up` runs every `optimize_interval_s`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -98,34 +101,47 @@ pub async fn run(config: Config, args: ApiArgs) -> Result<()> {
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    let (open, paced) = result?;
+    let runs = result?;
     println!(
         "\narus bench api: GET /api/v1/transactions?limit={} · {} rows · {} people · {} s per run · {} connections · {} cores",
         args.limit, args.rows, args.users, args.seconds, args.connections,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!("{:<14} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7}", "run", "requests", "req/s", "p50", "p90", "p99", "max", "non-2xx", "errors");
-    for (name, f) in [("open".to_owned(), &open), (format!("paced {}/s", args.rate), &paced)] {
+    println!("{:<12} {:<12} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7}", "layout", "run", "files", "requests", "req/s", "p50", "p90", "p99", "max", "non-2xx", "errors");
+    for run in &runs {
+        for (name, f) in [("open".to_owned(), &run.open), (format!("paced {}/s", args.rate), &run.paced)] {
+            println!(
+                "{:<12} {name:<12} {:>6} {:>9} {:>9.1} {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>8} {:>7}",
+                run.layout, run.files, f.requests, f.requests_per_s, ms(f.p50), ms(f.p90), ms(f.p99), ms(f.max), f.non_2xx, f.socket_errors
+            );
+        }
+    }
+    for run in &runs {
+        let met = run.paced.p99 <= Duration::from_millis(50) && run.paced.requests_per_s >= args.rate as f64 * 0.95;
         println!(
-            "{name:<14} {:>10} {:>10.1} {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>8} {:>7}",
-            f.requests, f.requests_per_s, ms(f.p50), ms(f.p90), ms(f.p99), ms(f.max), f.non_2xx, f.socket_errors
+            "target p99 ≤ 50 ms at {} req/s, {} layout: {} (p99 {:.1} ms at {:.1} req/s)",
+            args.rate,
+            run.layout,
+            if met { "met" } else { "NOT met" },
+            ms(run.paced.p99),
+            run.paced.requests_per_s
         );
     }
-    let met = paced.p99 <= Duration::from_millis(50) && paced.requests_per_s >= args.rate as f64 * 0.95;
-    println!(
-        "target: p99 ≤ 50 ms at {} req/s → {} (paced run: p99 {:.1} ms at {:.1} req/s)",
-        args.rate,
-        if met { "met" } else { "NOT met" },
-        ms(paced.p99),
-        paced.requests_per_s
-    );
-    if open.non_2xx + paced.non_2xx + open.socket_errors + paced.socket_errors > 0 {
+    if runs.iter().any(|r| r.open.non_2xx + r.paced.non_2xx + r.open.socket_errors + r.paced.socket_errors > 0) {
         bail!("some requests failed (see non-2xx and errors above)");
     }
     Ok(())
 }
 
-async fn measure(config: &Config, args: &ApiArgs, dir: &Path) -> Result<(WrkFigures, WrkFigures)> {
+/// The two wrk runs on one table layout.
+struct LayoutRuns {
+    layout: &'static str,
+    files: usize,
+    open: WrkFigures,
+    paced: WrkFigures,
+}
+
+async fn measure(config: &Config, args: &ApiArgs, dir: &Path) -> Result<Vec<LayoutRuns>> {
     crate::up::create_topics(config).await?;
     let lake = Lake::new(config)?;
     lake.ensure_all().await?;
@@ -146,17 +162,36 @@ async fn measure(config: &Config, args: &ApiArgs, dir: &Path) -> Result<(WrkFigu
     let url = format!("http://{addr}/api/v1/transactions?limit={}", args.limit);
     check_answers(&url, &tokens, args.limit).await?;
 
-    eprintln!("warming up (5 s)…");
-    wrk(args, &url, &script, &tokens, 5, None).await?;
-    eprintln!("open run: {} connections for {} s…", args.connections, args.seconds);
-    let open = wrk(args, &url, &script, &tokens, args.seconds, None).await?;
-    // Each connection waits connections/rate seconds after each response.
-    let delay_ms = (args.connections * 1000 / args.rate.max(1)).max(1);
-    eprintln!("paced run: about {} requests/s for {} s…", args.rate, args.seconds);
-    let paced = wrk(args, &url, &script, &tokens, args.seconds, Some(delay_ms)).await?;
+    let mut runs = Vec::new();
+    runs.push(load(args, &url, &script, &tokens, "streamed", transaction_files(&lake).await?).await?);
+    // What `arus up` does every optimize_interval_s, here while the API runs.
+    eprintln!("arus lake optimize…");
+    let started = Instant::now();
+    let reports = arus_lakehouse::maintenance::optimize(&lake, &tables::TRANSACTIONS).await?;
+    eprintln!("{} partitions rewritten in {:.1?}", reports.len(), started.elapsed());
+    // Let the API's next table refresh see the new version.
+    tokio::time::sleep(Duration::from_millis(config.table_refresh_ms + 500)).await;
+    runs.push(load(args, &url, &script, &tokens, "optimized", transaction_files(&lake).await?).await?);
     shutdown.cancel();
     server.await??;
-    Ok((open, paced))
+    Ok(runs)
+}
+
+/// Warm-up, then the open and the paced run.
+async fn load(args: &ApiArgs, url: &str, script: &Path, tokens: &Path, layout: &'static str, files: usize) -> Result<LayoutRuns> {
+    eprintln!("[{layout}: {files} files] warming up (5 s)…");
+    wrk(args, url, script, tokens, 5, None).await?;
+    eprintln!("[{layout}] open run: {} connections for {} s…", args.connections, args.seconds);
+    let open = wrk(args, url, script, tokens, args.seconds, None).await?;
+    // Each connection waits connections/rate seconds after each response.
+    let delay_ms = (args.connections * 1000 / args.rate.max(1)).max(1);
+    eprintln!("[{layout}] paced run: about {} requests/s for {} s…", args.rate, args.seconds);
+    let paced = wrk(args, url, script, tokens, args.seconds, Some(delay_ms)).await?;
+    Ok(LayoutRuns { layout, files, open, paced })
+}
+
+async fn transaction_files(lake: &Lake) -> Result<usize> {
+    Ok(lake.summaries().await?.into_iter().find(|t| t.name == "transactions").map_or(0, |t| t.files))
 }
 
 /// Fills `transactions` to `args.rows` rows through the broker and `enrich`.
