@@ -110,10 +110,13 @@ async fn run_parts(config: &Config, demo: bool, shutdown: CancellationToken) -> 
     // Run until shutdown, or until any part stops on its own (a failure).
     let mut outcome = Ok(());
     tokio::select! {
+        biased;
         _ = shutdown.cancelled() => {}
         Some(done) = tasks.join_next() => {
             let (part, result) = done?;
             outcome = match result {
+                // Parts stop on their own once shutdown is asked for.
+                Ok(()) if shutdown.is_cancelled() => Ok(()),
                 Ok(()) => Err(anyhow::anyhow!("{part} stopped unexpectedly")),
                 Err(e) => Err(e.context(format!("{part} failed"))),
             };
