@@ -9,6 +9,10 @@ use arus_lakehouse::Lake;
 use arus_schemas::Config;
 use clap::{Parser, Subcommand};
 
+/// mimalloc: see the note at the dependency in Cargo.toml.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "arus", version, about = "Stream-processing data platform for the money of Indonesian micro-businesses and households")]
 struct Cli {

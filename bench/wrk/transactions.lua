@@ -4,9 +4,21 @@
 --
 --   wrk ... -s bench/wrk/transactions.lua URL -- TOKENS_FILE
 --
--- TOKENS_FILE holds one access token per line. With ARUS_WRK_DELAY_MS set,
--- every connection waits that long after each response (a paced load:
--- connections * 1000 / delay requests per second at most).
+-- TOKENS_FILE holds one access token per line. With ARUS_WRK_RATE set (requests
+-- per second of one wrk thread), requests leave on a fixed schedule, one every
+-- 1/rate s, whatever the response times (while a connection is free): a
+-- constant offered load, as wrk2 would give.
+
+local ffi = require("ffi")
+ffi.cdef [[
+  typedef struct { long tv_sec; long tv_usec; } arus_timeval;
+  int gettimeofday(arus_timeval *tv, void *tz);
+]]
+local tv = ffi.new("arus_timeval")
+local function now_ms()
+  ffi.C.gettimeofday(tv, nil)
+  return tonumber(tv.tv_sec) * 1000 + tonumber(tv.tv_usec) / 1000
+end
 
 local tokens = {}
 local next_token = 0
@@ -17,7 +29,7 @@ function init(args)
   end
   assert(#tokens > 0, "no tokens in " .. tostring(args[1]))
   -- Threads start at different people.
-  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16))
+  math.randomseed(now_ms())
   next_token = math.random(#tokens)
 end
 
@@ -26,10 +38,16 @@ function request()
   return wrk.format("GET", wrk.path, { ["Authorization"] = "Bearer " .. tokens[next_token] })
 end
 
-local pace = tonumber(os.getenv("ARUS_WRK_DELAY_MS") or "")
-if pace and pace > 0 then
+local rate = tonumber(os.getenv("ARUS_WRK_RATE") or "")
+if rate and rate > 0 then
+  local interval = 1000 / rate
+  local next_slot = nil
+  -- Called when a connection may send again: it takes the next free slot.
   function delay()
-    -- ±20 % jitter so connections do not fire in lock step.
-    return math.floor(pace * (0.8 + 0.4 * math.random()))
+    local now = now_ms()
+    if next_slot == nil or next_slot < now - 1000 then next_slot = now end
+    local slot = next_slot
+    next_slot = next_slot + interval
+    return math.max(0, math.floor(slot - now))
   end
 end

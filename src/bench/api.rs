@@ -183,10 +183,8 @@ async fn load(args: &ApiArgs, url: &str, script: &Path, tokens: &Path, layout: &
     wrk(args, url, script, tokens, 5, None).await?;
     eprintln!("[{layout}] open run: {} connections for {} s…", args.connections, args.seconds);
     let open = wrk(args, url, script, tokens, args.seconds, None).await?;
-    // Each connection waits connections/rate seconds after each response.
-    let delay_ms = (args.connections * 1000 / args.rate.max(1)).max(1);
-    eprintln!("[{layout}] paced run: about {} requests/s for {} s…", args.rate, args.seconds);
-    let paced = wrk(args, url, script, tokens, args.seconds, Some(delay_ms)).await?;
+    eprintln!("[{layout}] paced run: {} requests/s for {} s…", args.rate, args.seconds);
+    let paced = wrk(args, url, script, tokens, args.seconds, Some(args.rate as f64 / args.threads.max(1) as f64)).await?;
     Ok(LayoutRuns { layout, files, open, paced })
 }
 
@@ -291,7 +289,8 @@ fn check_wrk(wrk: &str) -> Result<()> {
     }
 }
 
-async fn wrk(args: &ApiArgs, url: &str, script: &Path, tokens: &Path, seconds: u64, delay_ms: Option<u64>) -> Result<WrkFigures> {
+/// Runs wrk; with `rate`, each wrk thread sends that many requests per second on a fixed schedule.
+async fn wrk(args: &ApiArgs, url: &str, script: &Path, tokens: &Path, seconds: u64, rate: Option<f64>) -> Result<WrkFigures> {
     let mut command = tokio::process::Command::new(&args.wrk);
     command
         .args(["-t", &args.threads.to_string(), "-c", &args.connections.to_string(), "-d", &format!("{seconds}s")])
@@ -300,9 +299,9 @@ async fn wrk(args: &ApiArgs, url: &str, script: &Path, tokens: &Path, seconds: u
         .arg(url)
         .arg("--")
         .arg(tokens)
-        .env_remove("ARUS_WRK_DELAY_MS");
-    if let Some(delay) = delay_ms {
-        command.env("ARUS_WRK_DELAY_MS", delay.to_string());
+        .env_remove("ARUS_WRK_RATE");
+    if let Some(rate) = rate {
+        command.env("ARUS_WRK_RATE", rate.to_string());
     }
     let out = command.output().await.with_context(|| format!("running {}", args.wrk))?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
