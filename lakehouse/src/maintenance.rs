@@ -87,6 +87,62 @@ mod tests {
     use arus_schemas::{tables, Transaction, TxnRaw, TxnSource};
     use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
 
+    fn txn(offset: i64, days_ago: i64) -> Transaction {
+        let now = chrono::Utc::now();
+        let raw = TxnRaw {
+            schema_version: 1,
+            user_id: format!("user-{:02}", offset % 40),
+            idempotency_key: format!("k{offset}"),
+            source: TxnSource::Csv,
+            account_id: None,
+            occurred_at: now - chrono::Duration::days(days_ago),
+            amount: -1000 - offset,
+            currency: "IDR".into(),
+            description: format!("KARTU DEBIT {offset}"),
+            counterparty: None,
+            media_ref: None,
+            captured_at: now,
+        };
+        Transaction::from_raw(raw, now, 0, offset)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn optimizing_while_a_job_appends_loses_and_doubles_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::at(dir.path().to_str().unwrap()).unwrap();
+        let settings = WriterSettings { max_rows: 100_000, max_latency: Duration::from_secs(60), checkpoint_interval: 10 };
+        let mut writer = ExactlyOnceWriter::open(&lake, &tables::TRANSACTIONS, "enrich", settings).await.unwrap();
+        writer.restore(&[("raw".into(), 0)]).await.unwrap();
+        const COMMITS: i64 = 30;
+        const ROWS: i64 = 400;
+        let appending = tokio::spawn(async move {
+            for offset in 0..COMMITS * ROWS {
+                writer.push(Some(txn(offset, 0)), "raw", 0, offset);
+                if offset % ROWS == ROWS - 1 {
+                    writer.flush().await.unwrap().unwrap();
+                }
+            }
+        });
+        let mut rounds = 0;
+        while !appending.is_finished() {
+            optimize(&lake, &tables::TRANSACTIONS).await.expect("an optimize round beside the appends");
+            rounds += 1;
+        }
+        appending.await.unwrap();
+        optimize(&lake, &tables::TRANSACTIONS).await.unwrap();
+        let table = lake.open_or_create(&tables::TRANSACTIONS).await.unwrap();
+        let counts = query_table(&table, "t", "SELECT count(*) AS n, count(DISTINCT id) AS d FROM t").await.unwrap();
+        let n = counts[0].column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().value(0);
+        let d = counts[0].column(1).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().value(0);
+        assert_eq!((n, d), (COMMITS * ROWS, COMMITS * ROWS), "after {rounds} optimize rounds");
+        assert!(rounds > 3, "optimize ran beside the appends ({rounds} rounds)");
+        assert_eq!(table.snapshot().unwrap().log_data().into_iter().count(), 1);
+        // The writer's positions survived the rewrites.
+        let mut reopened = ExactlyOnceWriter::<Transaction>::open(&lake, &tables::TRANSACTIONS, "enrich", settings).await.unwrap();
+        let stored = reopened.restore(&[("raw".into(), 0)]).await.unwrap();
+        assert_eq!(stored.last_offsets[&("raw".to_owned(), 0)], COMMITS * ROWS - 1);
+    }
+
     #[tokio::test]
     async fn partitions_are_merged_and_sorted_by_person_with_the_same_rows() {
         let dir = tempfile::tempdir().unwrap();
@@ -95,23 +151,8 @@ mod tests {
         let settings = WriterSettings { max_rows: 100_000, max_latency: Duration::from_secs(60), checkpoint_interval: 100 };
         let mut writer = ExactlyOnceWriter::open(&lake, &tables::TRANSACTIONS, "enrich", settings).await.unwrap();
         writer.restore(&[("raw".into(), 0)]).await.unwrap();
-        let now = chrono::Utc::now();
         for offset in 0..9000i64 {
-            let raw = TxnRaw {
-                schema_version: 1,
-                user_id: format!("user-{:02}", offset % 40),
-                idempotency_key: format!("k{offset}"),
-                source: TxnSource::Csv,
-                account_id: None,
-                occurred_at: now - chrono::Duration::days(if offset % 2 == 0 { 0 } else { 40 }),
-                amount: -1000 - offset,
-                currency: "IDR".into(),
-                description: format!("KARTU DEBIT {offset}"),
-                counterparty: None,
-                media_ref: None,
-                captured_at: now,
-            };
-            writer.push(Some(Transaction::from_raw(raw, now, 0, offset)), "raw", 0, offset);
+            writer.push(Some(txn(offset, if offset % 2 == 0 { 0 } else { 40 })), "raw", 0, offset);
             if offset % 3000 == 2999 {
                 writer.flush().await.unwrap().unwrap();
             }
