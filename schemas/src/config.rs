@@ -170,7 +170,9 @@ pub struct Config {
     pub auth_reload_ms: u64,
     /// How often `arus up` rewrites partitions streaming left in several
     /// files into one, Z-ordered for per-person reads (`arus lake
-    /// optimize`); 0 turns it off.
+    /// optimize`); 0 turns it off. A busy job commits a small file every
+    /// batch (≤ 1 s), so the current month gathers hundreds of files in an
+    /// hour: keep this in minutes.
     pub optimize_interval_s: u64,
 
     pub log_format: LogFormat,
@@ -217,7 +219,7 @@ impl Default for Config {
             login_lockout_s: 900,
             login_address_lockout_after: 50,
             auth_reload_ms: 2000,
-            optimize_interval_s: 3600,
+            optimize_interval_s: 300,
             log_format: LogFormat::Pretty,
             log: "info,buoyant_kernel=warn,deltalake_core=warn,datafusion=warn".into(),
         }
