@@ -3,5 +3,6 @@
 //! the rest to Kafka. One connector per file.
 
 pub mod manual;
+pub mod money;
 
 pub use manual::{Accepted, ManualConnector, ManualEntry, SubmitError};

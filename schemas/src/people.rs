@@ -101,13 +101,7 @@ pub fn normalise_phone(raw: &str) -> Option<String> {
     if !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let national = if let Some(rest) = digits.strip_prefix("62") {
-        rest
-    } else if let Some(rest) = digits.strip_prefix('0') {
-        rest
-    } else {
-        return None;
-    };
+    let national = digits.strip_prefix("62").or_else(|| digits.strip_prefix('0'))?;
     // Mobile numbers start with 8 and have 9 to 12 digits after the 0.
     (national.starts_with('8') && (9..=12).contains(&national.len())).then(|| format!("62{national}"))
 }
