@@ -2,6 +2,7 @@
 //! receives, tells the sender at once what it refused and why, and publishes
 //! the rest to Kafka. One connector per file.
 
+pub mod dates;
 pub mod manual;
 pub mod money;
 
