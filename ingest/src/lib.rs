@@ -5,5 +5,6 @@
 pub mod dates;
 pub mod manual;
 pub mod money;
+pub mod statement;
 
 pub use manual::{Accepted, ManualConnector, ManualEntry, SubmitError};

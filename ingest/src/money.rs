@@ -284,7 +284,8 @@ fn decimal(number: &str, text: &str) -> Result<Decimal, MoneyError> {
         }
     }
     let int_digits: String = groups.concat();
-    let int_value = digits_only(&int_digits)?;
+    // `.00` (Mandiri's empty column) is zero.
+    let int_value = if int_digits.is_empty() && decimal_at.is_some() { 0 } else { digits_only(&int_digits)? };
     let (frac_value, scale) = if frac_part.is_empty() { (0, 0) } else { (digits_only(frac_part)?, frac_part.len() as u32) };
     let digits = int_value
         .checked_mul(10u128.pow(scale))
@@ -354,6 +355,8 @@ mod tests {
         assert_eq!(value("1.234.567,89"), 1_234_568);
         assert_eq!(parse_rupiah("1.234.567,89").unwrap().rounded_sen, 89);
         assert_eq!(value("1.234.567,40"), 1_234_567);
+        assert_eq!(value(".00"), 0);
+        assert_eq!(value(",50"), 1);
     }
 
     #[test]
