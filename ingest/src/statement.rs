@@ -215,7 +215,8 @@ fn read_row(layout: Layout, fields: &[String], line: usize, options: DateOptions
             let pending = date_text.eq_ignore_ascii_case("pend");
             let date = if pending {
                 // The real day is in the description: `TANGGAL :20/11`.
-                let at = description.to_uppercase().find("TANGGAL :").ok_or("a pending row without TANGGAL :DD/MM in its description")?;
+                // ASCII case folding keeps byte offsets valid in `description`.
+                let at = description.to_ascii_uppercase().find("TANGGAL :").ok_or("a pending row without TANGGAL :DD/MM in its description")?;
                 let day = description[at + "TANGGAL :".len()..].split_whitespace().next().unwrap_or("");
                 parse_date(day, options).map_err(|e| format!("Tanggal: {e}"))?.date
             } else {
@@ -308,6 +309,15 @@ mod tests {
         assert_eq!(s.rows[0].reference.as_deref(), Some("REF0001"));
         assert_eq!(s.rejected.len(), 1);
         assert!(s.rejected[0].reason.contains("both Debit and Credit"));
+    }
+
+    #[test]
+    fn a_pending_row_with_non_ascii_text_is_read() {
+        // `ﬁ` upper-cases to two bytes fewer than it has.
+        let csv = "Periode : ,01/11/2026 - 21/11/2026\nTanggal Transaksi,Keterangan,Cabang,Jumlah,,Saldo\nPEND,KARTU DEBIT ﬁﬁﬁ TANGGAL :20/11,'0000,25000.00,DB,\n";
+        let s = read_csv(csv.as_bytes()).unwrap();
+        assert!(s.rejected.is_empty(), "{:?}", s.rejected);
+        assert_eq!((s.rows[0].date, s.rows[0].amount), (ymd(2026, 11, 20), -25_000));
     }
 
     #[test]
