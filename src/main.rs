@@ -150,7 +150,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         }
         Command::Lake(LakeCommand::Optimize) => {
             let lake = Lake::new(&config)?;
-            for def in arus_schemas::tables::ALL.iter().filter(|d| !d.cluster_by.is_empty()) {
+            for def in arus_lakehouse::maintenance::clustered_tables() {
                 let reports = arus_lakehouse::maintenance::optimize(&lake, def).await.with_context(|| format!("optimizing {}", def.name))?;
                 if reports.is_empty() {
                     println!("{:<14} nothing to do", def.name);

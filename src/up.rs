@@ -147,7 +147,7 @@ async fn upkeep(config: &Config, shutdown: CancellationToken) -> Result<()> {
             () = shutdown.cancelled() => return Ok(()),
             () = tokio::time::sleep(every) => {}
         }
-        for def in arus_schemas::tables::ALL.iter().filter(|d| !d.cluster_by.is_empty()) {
+        for def in arus_lakehouse::maintenance::clustered_tables() {
             if let Err(e) = arus_lakehouse::maintenance::optimize(&lake, def).await {
                 tracing::warn!(table = def.name, error = %e, "optimize failed; trying again next round");
             }

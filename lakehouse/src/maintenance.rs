@@ -36,6 +36,11 @@ pub struct PartitionReport {
     pub took: Duration,
 }
 
+/// The tables of the catalogue that ask to be clustered.
+pub fn clustered_tables() -> impl Iterator<Item = &'static TableDef> {
+    arus_schemas::tables::ALL.iter().copied().filter(|d| !d.cluster_by.is_empty())
+}
+
 /// Rewrites every partition of `def` that has more than one file. Tables
 /// without `cluster_by` columns are left alone.
 pub async fn optimize(lake: &Lake, def: &'static TableDef) -> Result<Vec<PartitionReport>, LakeError> {
