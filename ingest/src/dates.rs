@@ -11,7 +11,8 @@
 use chrono::{Datelike, NaiveDate, NaiveTime};
 
 /// Order of day and month in numeric dates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum DayOrder {
     /// `21/11/2026` (Indonesian banks).
     #[default]
