@@ -31,7 +31,7 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Run one streaming job (enrich, dlq, accounts, audit) against ARUS_KAFKA_BROKERS.
+    /// Run one streaming job (enrich, dlq, accounts, audit, imports) against ARUS_KAFKA_BROKERS.
     Job { name: String },
     /// Run the HTTP API against ARUS_KAFKA_BROKERS.
     Serve,

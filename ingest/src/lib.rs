@@ -3,7 +3,9 @@
 //! the rest to Kafka. One connector per file.
 
 pub mod dates;
+pub mod import;
 pub mod manual;
+pub mod media;
 pub mod money;
 pub mod statement;
 

@@ -241,6 +241,13 @@ impl Producer {
             .map_err(|(source, _)| KafkaClientError::Delivery { topic: topic.to_owned(), source })
     }
 
+    /// Queues `payload` and returns a future of its acknowledgement that
+    /// borrows nothing, so that many sends can be in flight at once.
+    pub fn send_detached(&self, topic: &str, key: String, payload: Vec<u8>) -> impl std::future::Future<Output = Result<(i32, i64)>> + Send + 'static {
+        let (producer, topic) = (self.clone(), topic.to_owned());
+        async move { producer.send_bytes(&topic, Some(key.as_bytes()), &payload).await }
+    }
+
     /// Waits until every queued message is delivered or `timeout` passes. Blocking.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         Ok(self.inner.flush(timeout)?)

@@ -142,6 +142,29 @@ pub async fn read_rows<T: serde::de::DeserializeOwned>(table: &DeltaTable, name:
     Ok(rows)
 }
 
+/// The rows of `table` (registered as `name`) that pass `filter`, as `T`.
+pub async fn read_rows_where<T: serde::de::DeserializeOwned>(table: &DeltaTable, name: &'static str, filter: Expr) -> Result<Vec<T>, LakeError> {
+    let batches = select_where(table, filter, None).await?;
+    let mut rows = Vec::new();
+    for batch in &batches {
+        let part: Vec<T> = serde_arrow::from_record_batch(batch).map_err(|e| LakeError::Rows { table: name, reason: e.to_string() })?;
+        rows.extend(part);
+    }
+    Ok(rows)
+}
+
+/// `columns` (all when `None`) of the rows of `table` that pass `filter`.
+/// Filters are expressions, never SQL text, so values need no quoting.
+pub async fn select_where(table: &DeltaTable, filter: Expr, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>, LakeError> {
+    let ctx = SessionContext::new();
+    table.update_datafusion_session(&ctx.state())?;
+    let mut frame = ctx.read_table(table.table_provider().await?)?.filter(filter)?;
+    if let Some(columns) = columns {
+        frame = frame.select_columns(columns)?;
+    }
+    Ok(frame.collect().await?)
+}
+
 /// Calls `f` with every non-null value of the string column `column` of
 /// `table` (registered as `name`). For jobs rebuilding state, such as the
 /// ids they have written.

@@ -55,6 +55,26 @@ impl<T: Serialize + DeserializeOwned> AppendLog<T> {
         read_rows(&self.table, self.def.name).await
     }
 
+    /// The rows that pass `filter`, as of the loaded version.
+    pub async fn rows_where(&self, filter: datafusion::prelude::Expr) -> Result<Vec<T>, LakeError> {
+        crate::query::read_rows_where(&self.table, self.def.name, filter).await
+    }
+
+    /// Appends `rows`, reloading and trying again while other writers commit
+    /// first: for logs whose rows need no rule checked against the others.
+    pub async fn append_retrying(&mut self, rows: &[T]) -> Result<u64, LakeError> {
+        let mut attempt = 0;
+        loop {
+            match self.append(rows).await {
+                Err(LakeError::Conflict { .. }) if attempt < 20 => {
+                    attempt += 1;
+                    self.refresh().await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Appends `rows` in one commit on top of the loaded version. Fails with
     /// [`LakeError::Conflict`] when another writer committed since then: the
     /// caller reloads, checks its rules again and retries.

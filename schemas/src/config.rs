@@ -175,6 +175,15 @@ pub struct Config {
     /// hour: keep this in minutes.
     pub optimize_interval_s: u64,
 
+    /// Where uploaded files (statements, photos) are kept. Empty means
+    /// `{data_dir}/media`.
+    pub media_dir: PathBuf,
+    /// Largest statement file an upload or `arus import` accepts, in bytes.
+    pub import_max_bytes: u64,
+    /// Largest size a spreadsheet may unpack to (all its zip parts), in bytes:
+    /// the guard against zip bombs.
+    pub import_max_unpacked_bytes: u64,
+
     pub log_format: LogFormat,
     /// `tracing` filter, e.g. `info,arus_lakehouse=debug`.
     pub log: String,
@@ -220,6 +229,9 @@ impl Default for Config {
             login_address_lockout_after: 50,
             auth_reload_ms: 2000,
             optimize_interval_s: 300,
+            media_dir: PathBuf::new(),
+            import_max_bytes: 50 << 20,
+            import_max_unpacked_bytes: 1 << 30,
             log_format: LogFormat::Pretty,
             log: "info,buoyant_kernel=warn,deltalake_core=warn,datafusion=warn".into(),
         }
@@ -281,6 +293,9 @@ impl Config {
         if self.jwt_private_key_file.is_empty() != self.jwt_public_key_file.is_empty() {
             return fail("jwt_private_key_file and jwt_public_key_file are set together");
         }
+        if self.import_max_bytes == 0 || self.import_max_unpacked_bytes == 0 {
+            return fail("import_max_bytes and import_max_unpacked_bytes must be positive");
+        }
         if !matches!(self.embedded_broker_storage.as_str(), "sqlite" | "memory") {
             return fail("embedded_broker_storage must be `sqlite` or `memory`");
         }
@@ -293,6 +308,15 @@ impl Config {
             return self.lake_uri.clone();
         }
         absolute(&self.data_dir.join("lake")).display().to_string()
+    }
+
+    /// The media store's root (a local directory), made absolute.
+    pub fn media_dir(&self) -> PathBuf {
+        if self.media_dir.as_os_str().is_empty() {
+            absolute(&self.data_dir.join("media"))
+        } else {
+            absolute(&self.media_dir)
+        }
     }
 
     /// The topic `name` under this deployment's prefix.

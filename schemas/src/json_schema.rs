@@ -8,6 +8,7 @@ use schemars::{schema_for, JsonSchema};
 use crate::accounts::AccountEvent;
 use crate::audit::AuditRecord;
 use crate::events::{Alert, DeadLetter, Transaction, TxnRaw};
+use crate::imports::ImportRequest;
 
 fn render<T: JsonSchema>() -> String {
     let schema = schema_for!(T);
@@ -25,6 +26,7 @@ pub fn documents() -> Vec<(&'static str, String)> {
         ("dead_letter.v1.json", render::<DeadLetter>()),
         ("account_event.v1.json", render::<AccountEvent>()),
         ("audit_record.v1.json", render::<AuditRecord>()),
+        ("import_request.v1.json", render::<ImportRequest>()),
     ]
 }
 

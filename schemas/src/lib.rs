@@ -7,6 +7,7 @@ pub mod audit;
 pub mod config;
 pub mod events;
 pub mod i18n;
+pub mod imports;
 pub mod json_schema;
 pub mod people;
 pub mod tables;
@@ -16,6 +17,7 @@ pub use accounts::{Account, AccountEvent, AccountFields, AccountKind, AccountOp}
 pub use audit::{AuditOutcome, AuditRecord};
 pub use config::Config;
 pub use i18n::Lang;
+pub use imports::{ImportJob, ImportRequest, ImportStatus, StatementMappingRecord};
 pub use people::{Role, UserRecord};
 pub use events::{
     Alert, AlertKind, DeadLetter, Severity, Transaction, TransactionStatus, TxnRaw, TxnSource,

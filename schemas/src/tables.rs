@@ -195,8 +195,69 @@ pub static AUDIT_LOG: TableDef = TableDef {
     description: "logins, imports, configuration and role changes: who, what, when, from where",
 };
 
+static IMPORT_JOBS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("schema_version", DataType::Int32, false),
+        f("import_id", DataType::Utf8, false),
+        f("revision", DataType::Int64, false),
+        f("user_id", DataType::Utf8, false),
+        f("account_id", DataType::Utf8, true),
+        f("file_name", DataType::Utf8, false),
+        f("media_path", DataType::Utf8, false),
+        f("size_bytes", DataType::Int64, false),
+        f("sha256", DataType::Utf8, false),
+        f("bank", DataType::Utf8, false),
+        f("format", DataType::Utf8, true),
+        f("layout", DataType::Utf8, true),
+        f("status", DataType::Utf8, false),
+        f("rows_read", DataType::Int64, false),
+        f("imported", DataType::Int64, false),
+        f("duplicates", DataType::Int64, false),
+        f("rejected", DataType::Int64, false),
+        f("pending", DataType::Int64, false),
+        f("rejected_rows", DataType::Utf8, true),
+        f("error_code", DataType::Utf8, true),
+        f("error", DataType::Utf8, true),
+        f("requested_by", DataType::Utf8, true),
+        f("requested_at", ts(), false),
+        f("started_at", ts(), true),
+        f("finished_at", ts(), true),
+        f("updated_at", ts(), false),
+        f("source_partition", DataType::Int32, true),
+        f("source_offset", DataType::Int64, true),
+    ]))
+});
+
+/// Statement imports ([`crate::imports::ImportJob`]): one row per revision.
+pub static IMPORT_JOBS: TableDef = TableDef {
+    name: "import_jobs",
+    schema: &IMPORT_JOBS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &[],
+    description: "statement imports and their outcome, one row per revision (latest revision wins)",
+};
+
+static STATEMENT_MAPPINGS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("account_id", DataType::Utf8, false),
+        f("user_id", DataType::Utf8, false),
+        f("mapping", DataType::Utf8, false),
+        f("import_id", DataType::Utf8, false),
+        f("saved_at", ts(), false),
+    ]))
+});
+
+/// Column mappings saved per account ([`crate::imports::StatementMappingRecord`]).
+pub static STATEMENT_MAPPINGS: TableDef = TableDef {
+    name: "statement_mappings",
+    schema: &STATEMENT_MAPPINGS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &[],
+    description: "the statement column mapping of each account (latest saved_at wins)",
+};
+
 /// Every table the catalogue knows, in creation order.
-pub static ALL: &[&TableDef] = &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG];
+pub static ALL: &[&TableDef] = &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG, &IMPORT_JOBS, &STATEMENT_MAPPINGS];
 
 /// The table named `name`, if the catalogue has it.
 pub fn by_name(name: &str) -> Option<&'static TableDef> {

@@ -27,6 +27,8 @@ pub const DLQ: &str = "arus.dlq.v1";
 pub const ACCOUNT: &str = "arus.account.v1";
 /// The audit trail (`AuditRecord`).
 pub const AUDIT: &str = "arus.audit.v1";
+/// Statement files to import (`ImportRequest`), by media-store path.
+pub const IMPORT: &str = "arus.import.v1";
 
 /// Every topic arus uses, in the order `arus topics create` creates them.
 pub const ALL: &[&str] = &[
@@ -41,4 +43,5 @@ pub const ALL: &[&str] = &[
     DLQ,
     ACCOUNT,
     AUDIT,
+    IMPORT,
 ];

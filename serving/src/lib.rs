@@ -19,6 +19,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arus_ingest::import::{ImportError, Importer};
 use arus_ingest::ManualConnector;
 use arus_lakehouse::{Kafka, Lake, LakeError, LakeSession, Producer};
 use arus_schemas::Config;
@@ -38,6 +39,7 @@ pub struct AppState {
     pub producer: Producer,
     pub tables: Tables,
     pub manual: ManualConnector,
+    pub importer: Importer,
     pub auth: AuthStore,
     pub keys: TokenKeys,
     pub throttle: LoginThrottle,
@@ -54,6 +56,8 @@ pub enum ServeError {
     Lake(#[from] LakeError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
     #[error(transparent)]
     Keys(#[from] KeyError),
     #[error("cannot listen on {addr}: {source}")]
@@ -77,6 +81,7 @@ impl AppState {
             kafka,
             tables: Tables::new(session),
             manual,
+            importer: Importer::open(config).await?,
             auth,
             keys,
             throttle: LoginThrottle::new(config),

@@ -14,7 +14,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "arus API", description = "Money of Indonesian micro-businesses and households: transactions, accounts, people. \
+    info(title = "arus API", description = "Money of Indonesian micro-businesses and households: transactions, accounts, statement imports, people. \
         Authenticate with `POST /api/v1/auth/login` and send `Authorization: Bearer <access_token>`. \
         Validation messages follow `Accept-Language` (`id` or `en`)."),
     paths(
@@ -22,6 +22,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         api::users::list, api::users::get, api::users::update,
         api::accounts::list, api::accounts::create, api::accounts::get, api::accounts::update, api::accounts::delete,
         api::transactions::create, api::transactions::list, api::transactions::get,
+        api::imports::create, api::imports::list, api::imports::get,
     ),
     components(schemas(ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth),
@@ -30,6 +31,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         (name = "users", description = "People, roles and officer assignments"),
         (name = "accounts", description = "Bank accounts, e-wallets, cash"),
         (name = "transactions", description = "Money in and out"),
+        (name = "imports", description = "Bank statement imports (CSV, XLSX, XLS)"),
     )
 )]
 pub struct ApiDoc;

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 pub use runner::{JobError, JobReport};
 
 /// Jobs `arus job <name>` can run.
-pub const JOB_NAMES: &[&str] = &[enrich::NAME, dlq::NAME, accounts::NAME, audit::NAME];
+pub const JOB_NAMES: &[&str] = &[enrich::NAME, dlq::NAME, accounts::NAME, audit::NAME, arus_ingest::import::JOB_NAME];
 
 /// Runs the job called `name` until `shutdown` is cancelled, then commits
 /// what it has and returns.
@@ -26,6 +26,12 @@ pub async fn run_named(name: &str, config: &Config, shutdown: CancellationToken)
         dlq::NAME => runner::run(dlq::DeadLetterSink::new(config), config, shutdown).await,
         accounts::NAME => runner::run(accounts::Accounts::new(config), config, shutdown).await,
         audit::NAME => runner::run(audit::AuditTrail::new(config), config, shutdown).await,
+        // Not a table materialiser: reads stored files and publishes their
+        // rows (see arus_ingest::import).
+        arus_ingest::import::JOB_NAME => {
+            let r = arus_ingest::import::run_worker(config, shutdown).await?;
+            Ok(JobReport { consumed: r.requests, rows: r.completed + r.failed, dead_letters: r.dead_letters, ..JobReport::default() })
+        }
         other => Err(JobError::UnknownJob(other.to_owned())),
     }
 }

@@ -26,6 +26,8 @@ pub enum JobError {
     Kafka(#[from] KafkaClientError),
     #[error(transparent)]
     Lake(#[from] LakeError),
+    #[error(transparent)]
+    Import(#[from] arus_ingest::import::ImportError),
     #[error("job {job}: {reason}")]
     State { job: &'static str, reason: String },
     #[error("job {job} gave up after {attempts} failed commits in a row: {last}")]

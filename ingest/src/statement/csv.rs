@@ -67,7 +67,7 @@ pub(crate) fn read<R: Read + Seek>(mut input: R, driver: &mut Driver<'_>) -> Res
             break;
         }
         count += 1;
-        if count % PROGRESS_EVERY == 0 {
+        if count.is_multiple_of(PROGRESS_EVERY) {
             driver.progress(record.position().map_or(0, |p| p.byte()), total)?;
         }
     }

@@ -374,7 +374,7 @@ pub fn is_summary(cells: &[Cell]) -> bool {
         .any(|s| first.starts_with(s))
 }
 
-fn cell<'a>(cells: &'a [Cell], i: usize) -> &'a Cell {
+fn cell(cells: &[Cell], i: usize) -> &Cell {
     cells.get(i).unwrap_or(&Cell::Empty)
 }
 

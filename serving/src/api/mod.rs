@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod imports;
 pub mod transactions;
 pub mod users;
 
@@ -18,7 +19,8 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl warp::Reply,), Error 
         auth::routes(state.clone())
             .or(users::routes(state.clone()))
             .or(accounts::routes(state.clone()))
-            .or(transactions::routes(state)),
+            .or(transactions::routes(state.clone()))
+            .or(imports::routes(state)),
     )
 }
 
