@@ -35,6 +35,8 @@ enum Command {
     Job { name: String },
     /// Run the HTTP API against ARUS_KAFKA_BROKERS.
     Serve,
+    /// Import a bank statement (CSV, XLSX, XLS) for a person, with a progress bar and a summary.
+    Import(arus::import::ImportArgs),
     /// Kafka topics.
     #[command(subcommand)]
     Topics(TopicsCommand),
@@ -166,6 +168,12 @@ async fn run(command: Command, config: Config) -> Result<()> {
             println!("created {} ({}) with role {}", user.user_id, user.email.as_deref().or(user.phone.as_deref()).unwrap_or("-"), user.role);
             if let Some(password) = password {
                 println!("password (shown once): {password}");
+            }
+            Ok(())
+        }
+        Command::Import(args) => {
+            if !arus::import::run(config, args).await? {
+                std::process::exit(1);
             }
             Ok(())
         }

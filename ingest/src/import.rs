@@ -199,6 +199,14 @@ impl Importer {
         Ok(job)
     }
 
+    /// Records a stored file's import as `pending` without queuing it (the
+    /// caller runs it itself, as `arus import` does).
+    pub async fn record_pending(&self, request: &ImportRequest) -> Result<ImportJob, ImportError> {
+        let job = ImportJob::pending(request, Utc::now());
+        self.record(&job).await?;
+        Ok(job)
+    }
+
     async fn record(&self, job: &ImportJob) -> Result<(), ImportError> {
         self.inner.jobs.lock().await.append_retrying(std::slice::from_ref(job)).await?;
         Ok(())
@@ -305,7 +313,10 @@ impl Importer {
                         on_progress(&progress);
                     }
                     Item::Row(row) => run.row(row).await?,
-                    Item::Rejected(rejected) => run.rejected(rejected.line as u64, rejected.reason, rejected.raw),
+                    Item::Rejected(rejected) => {
+                        run.counts.rows_read += 1;
+                        run.rejected(rejected.line as u64, rejected.reason, rejected.raw);
+                    }
                 }
             }
             run.settle(MAX_IN_FLIGHT).await?;

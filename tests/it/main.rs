@@ -6,6 +6,7 @@
 mod common;
 mod crash;
 mod dead_letters;
+mod imports;
 mod pipeline;
 mod serving;
 mod up_restart;

@@ -15,16 +15,16 @@ use crate::common::{scalar, TestEnv};
 
 const SECRET: &str = "test-secret-of-at-least-thirty-two-bytes!";
 
-struct Api {
-    env: TestEnv,
-    base: String,
-    client: Client,
+pub(crate) struct Api {
+    pub(crate) env: TestEnv,
+    pub(crate) base: String,
+    pub(crate) client: Client,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Api {
-    async fn start(name: &str, tweak: impl FnOnce(&mut arus_schemas::Config)) -> Api {
+    pub(crate) async fn start(name: &str, tweak: impl FnOnce(&mut arus_schemas::Config)) -> Api {
         let mut env = TestEnv::new(name).await;
         env.config.http_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         env.config.jwt_secret = arus_schemas::config::Secret::new(SECRET);
@@ -32,7 +32,7 @@ impl Api {
         tweak(&mut env.config);
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
-        for job in ["enrich", "accounts", "audit", "dlq"] {
+        for job in ["enrich", "accounts", "audit", "dlq", "imports"] {
             let (config, token) = (env.config.clone(), shutdown.clone());
             tasks.push(tokio::spawn(async move {
                 arus_stream_jobs::run_named(job, &config, token).await.unwrap();
@@ -47,11 +47,11 @@ impl Api {
         Api { env, base: format!("http://{addr}"), client: Client::new(), shutdown, tasks }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    async fn register(&self, email: &str) -> Value {
+    pub(crate) async fn register(&self, email: &str) -> Value {
         let r = self
             .client
             .post(self.url("/api/v1/auth/register"))
@@ -63,26 +63,26 @@ impl Api {
         r.json().await.unwrap()
     }
 
-    async fn login(&self, email: &str) -> Value {
+    pub(crate) async fn login(&self, email: &str) -> Value {
         let r = self.client.post(self.url("/api/v1/auth/login")).json(&json!({"login": email, "password": "kata-sandi-rahasia"})).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
         r.json().await.unwrap()
     }
 
-    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         let r = self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn send(&self, method: reqwest::Method, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         let r = self.client.request(method, self.url(path)).bearer_auth(token).json(&body).send().await.unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     /// Polls `path` until `done` holds for its body (the jobs commit every 200 ms).
-    async fn eventually(&self, path: &str, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn eventually(&self, path: &str, token: &str, done: impl Fn(&Value) -> bool) -> Value {
         let started = Instant::now();
         loop {
             let (status, body) = self.get(path, token).await;
@@ -94,7 +94,7 @@ impl Api {
         }
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.shutdown.cancel();
         for task in self.tasks {
             tokio::time::timeout(Duration::from_secs(30), task).await.unwrap().unwrap();
@@ -433,7 +433,7 @@ async fn roles_accounts_throttling_metrics_and_bad_input_with_broker() {
     validate_openapi(&text);
     let doc: Value = serde_json::from_str(&text).unwrap();
     let paths = doc["paths"].as_object().unwrap();
-    for route in ["/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/me", "/api/v1/users", "/api/v1/users/{id}", "/api/v1/accounts", "/api/v1/accounts/{id}", "/api/v1/transactions", "/api/v1/transactions/{id}"] {
+    for route in ["/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/me", "/api/v1/users", "/api/v1/users/{id}", "/api/v1/accounts", "/api/v1/accounts/{id}", "/api/v1/transactions", "/api/v1/transactions/{id}", "/api/v1/imports", "/api/v1/imports/{id}"] {
         assert!(paths.contains_key(route), "{route} missing from /openapi.json");
     }
     let mut operations = 0;
@@ -447,7 +447,7 @@ async fn roles_accounts_throttling_metrics_and_bad_input_with_broker() {
             operations += 1;
         }
     }
-    assert!(operations >= 16, "{operations} operations");
+    assert!(operations >= 19, "{operations} operations");
     // Requests to routes outside the document are labelled `other`; only 404s may be.
     let metrics = api.client.get(api.url("/metrics")).send().await.unwrap().text().await.unwrap();
     for line in metrics.lines().filter(|l| l.starts_with("arus_http_requests_total{") && l.contains(r#"route="other""#)) {

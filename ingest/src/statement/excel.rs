@@ -107,7 +107,7 @@ pub(crate) fn read_xlsx<R: Read + Seek>(mut input: R, max_unpacked_bytes: u64, d
                         gave_up = true;
                         break;
                     }
-                    if prev % PROGRESS_EVERY == 0 {
+                    if prev.is_multiple_of(PROGRESS_EVERY) {
                         driver.progress(u64::from(prev), total)?;
                     }
                 }

@@ -208,7 +208,17 @@ async fn read_form(form: FormData, importer: &Importer, path: &str) -> Result<(F
                 }
                 let file_name = part.filename().map(sanitize_name).filter(|n| !n.is_empty()).unwrap_or_else(|| "statement".to_owned());
                 let body = part.stream().map_ok(|mut chunk| chunk.copy_to_bytes(chunk.remaining()));
-                let stored = importer.media().save(path, body, importer.max_bytes()).await.map_err(|e| match e {
+                let saved = importer.media().save(path, body, importer.max_bytes()).await;
+                if let Err(arus_ingest::media::MediaError::TooLarge { .. }) = &saved {
+                    // The body is at most `import_max_bytes + FORM_OVERHEAD`
+                    // (checked before reading): read out the rest, so the
+                    // client can send it all and hear why.
+                    while let Ok(Some(part)) = parts.try_next().await {
+                        let mut rest = part.stream();
+                        while let Some(Ok(_)) = rest.next().await {}
+                    }
+                }
+                let stored = saved.map_err(|e| match e {
                     arus_ingest::media::MediaError::TooLarge { limit } => {
                         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the file is larger than {limit} bytes"))
                     }
