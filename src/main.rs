@@ -89,6 +89,8 @@ enum ConfigCommand {
 enum BenchCommand {
     /// Produce synthetic TxnRaw, run enrich, report events/s and freshness.
     Pipeline(bench::pipeline::PipelineArgs),
+    /// Import a generated CSV and XLSX statement of --rows rows: parse + publish rows/s and peak memory.
+    Import(bench::import::ImportArgs),
     /// Load the API: wrk against GET /api/v1/transactions with many people's tokens; req/s and p50/p90/p99.
     Api(bench::api::ApiArgs),
 }
@@ -179,6 +181,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         }
         Command::Bench(BenchCommand::Pipeline(args)) => bench::pipeline::run(config, args).await,
         Command::Bench(BenchCommand::Api(args)) => bench::api::run(config, args).await,
+        Command::Bench(BenchCommand::Import(args)) => bench::import::run(config, args).await,
         Command::Version | Command::Config(_) | Command::Openapi => unreachable!("handled before the runtime starts"),
     }
 }

@@ -2,4 +2,5 @@
 //! one-command wrappers live in `bench/`.
 
 pub mod api;
+pub mod import;
 pub mod pipeline;
