@@ -369,7 +369,8 @@ impl Importer {
     /// Ends `job` as failed with `code` and `reason`; the file goes to the DLQ by path.
     async fn fail(&self, mut job: ImportJob, source: Option<(i32, i64)>, code: &str, reason: String) -> Result<ImportJob, ImportError> {
         tracing::warn!(import_id = %job.import_id, code, %reason, "import failed");
-        let letter = dead_letter(&self.inner.import_topic, &job, source, 0, &reason, &job.media_path);
+        let origin = Origin { import_id: &job.import_id, user_id: &job.user_id, file_name: &job.file_name, source };
+        let letter = dead_letter(&self.inner.import_topic, &origin, 0, &reason, &job.media_path);
         self.inner.producer.send_json(&self.inner.dlq_topic, &job.user_id, &letter).await?;
         finish(&mut job, ImportStatus::Failed, Some((code, reason)));
         self.record(&job).await?;
@@ -392,18 +393,29 @@ fn finish(job: &mut ImportJob, status: ImportStatus, error: Option<(&str, String
     bump(job);
 }
 
-fn dead_letter(import_topic: &str, job: &ImportJob, source: Option<(i32, i64)>, line: u64, reason: &str, payload: &str) -> DeadLetter {
+/// Which import a dead letter is about.
+struct Origin<'a> {
+    import_id: &'a str,
+    user_id: &'a str,
+    file_name: &'a str,
+    /// The request's place on the import topic (none for `arus import`).
+    source: Option<(i32, i64)>,
+}
+
+/// A dead letter about `line` of an import's file (line 0: the whole file).
+fn dead_letter(import_topic: &str, origin: &Origin<'_>, line: u64, reason: &str, payload: &str) -> DeadLetter {
+    let file = origin.file_name;
     DeadLetter {
         schema_version: SCHEMA_VERSION,
-        id: format!("import/{}/{line}", job.import_id),
-        user_id: Some(job.user_id.clone()),
+        id: format!("import/{}/{line}", origin.import_id),
+        user_id: Some(origin.user_id.to_owned()),
         job: JOB_NAME.to_owned(),
         source_topic: import_topic.to_owned(),
-        source_partition: source.map_or(-1, |s| s.0),
-        source_offset: source.map_or(-1, |s| s.1),
-        source_key: Some(job.file_name.clone()),
+        source_partition: origin.source.map_or(-1, |s| s.0),
+        source_offset: origin.source.map_or(-1, |s| s.1),
+        source_key: Some(file.to_owned()),
         error_kind: DeadLetterKind::Invalid,
-        error: if line == 0 { format!("{}: {reason}", job.file_name) } else { format!("{} line {line}: {reason}", job.file_name) },
+        error: if line == 0 { format!("{file}: {reason}") } else { format!("{file} line {line}: {reason}") },
         payload: payload.to_owned(),
         payload_encoding: PayloadEncoding::Utf8,
         failed_at: Utc::now(),
@@ -518,8 +530,8 @@ impl<'a> Run<'a> {
 
     fn rejected(&mut self, line: u64, reason: String, raw: String) {
         self.counts.rejected += 1;
-        let job = ImportJob::pending(self.request, self.captured_at);
-        let letter = dead_letter(&self.importer.inner.import_topic, &job, self.source, line, &reason, &raw);
+        let origin = Origin { import_id: &self.request.import_id, user_id: &self.request.user_id, file_name: &self.request.file_name, source: self.source };
+        let letter = dead_letter(&self.importer.inner.import_topic, &origin, line, &reason, &raw);
         if let Ok(payload) = serde_json::to_vec(&letter) {
             let send = self.importer.inner.producer.send_detached(&self.importer.inner.dlq_topic, self.request.user_id.clone(), payload);
             self.in_flight.push(Box::pin(send));

@@ -126,6 +126,22 @@ mod tests {
     }
 
     #[test]
+    fn impossible_dates_and_amounts_are_rejected_rows_not_guesses() {
+        let csv = "Tanggal Transaksi;Keterangan;Cabang;Jumlah;Saldo\n\
+            31/02/2026;A;0038;5,000.00 DB;1\n\
+            13/25/2026;B;0038;5,000.00 DB;1\n\
+            01/03/2026;C;0038;5.000,00;1\n\
+            01/03/2026;D;0038;5,000.00 DB;1\n";
+        let (_, rows, rejected) = read_all(csv.as_bytes(), &ReadOptions::new(BankChoice::Auto, None)).unwrap();
+        assert_eq!(rows.iter().map(|r| r.description.as_str()).collect::<Vec<_>>(), ["D"]);
+        let reasons: Vec<(usize, &str)> = rejected.iter().map(|r| (r.line, r.reason.as_str())).collect();
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        assert!(reasons[0].0 == 2 && reasons[0].1.starts_with("date:"), "{reasons:?}");
+        assert!(reasons[1].0 == 3 && reasons[1].1.contains("no month 25"), "{reasons:?}");
+        assert!(reasons[2].0 == 4 && reasons[2].1.contains("neither DB nor CR"), "{reasons:?}");
+    }
+
+    #[test]
     fn whitespace_only_is_empty() {
         assert_eq!(read_all(b" \r\n\n", &ReadOptions::new(BankChoice::Auto, None)).unwrap_err(), StatementError::Empty);
     }
