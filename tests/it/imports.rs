@@ -242,3 +242,79 @@ async fn two_gigabytes(api: &Api, token: &str) -> u16 {
     let text = String::from_utf8_lossy(&answer[..n]);
     text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_import_runs_again_without_doubling_with_broker() {
+    use arus_ingest::import::{media_path, Importer};
+    use arus_schemas::imports::{ImportRequest, ImportStatus};
+    use tokio_util::sync::CancellationToken;
+
+    let env = crate::common::TestEnv::new("import-crash").await;
+    let rows = 60_000;
+    let mut csv = String::from("Tanggal Transaksi,Keterangan,Cabang,Jumlah,,Saldo\n");
+    for i in 0..rows {
+        csv.push_str(&format!("'{:02}/10/2026,QRIS WARUNG {},'0000,{}.00,DB,1.00\n", 1 + i % 28, i % 50, 1_000 + i % 7 * 500));
+    }
+    let importer = Importer::open(&env.config).await.unwrap();
+    let import_id = uuid::Uuid::new_v4().to_string();
+    let now = chrono::Utc::now();
+    let path = media_path(&import_id, now);
+    let chunks = futures::stream::iter([Ok::<_, std::io::Error>(csv.into_bytes())]);
+    let stored = importer.media().save(&path, chunks, u64::MAX).await.unwrap();
+    let request = ImportRequest {
+        schema_version: 1,
+        import_id: import_id.clone(),
+        user_id: "warung".into(),
+        account_id: Some("kas".into()),
+        bank: "bca".into(),
+        mapping: None,
+        file_name: "besar.csv".into(),
+        media_path: path,
+        size_bytes: stored.size,
+        sha256: stored.sha256,
+        requested_by: None,
+        requested_at: now,
+    };
+    let enrich_stop = CancellationToken::new();
+    let enrich = {
+        let (config, token) = (env.config.clone(), enrich_stop.clone());
+        tokio::spawn(async move { arus_stream_jobs::run_named("enrich", &config, token).await.unwrap() })
+    };
+    let start_worker = || {
+        let (config, token) = (env.config.clone(), CancellationToken::new());
+        let stop = token.clone();
+        (tokio::spawn(async move { arus_stream_jobs::run_named("imports", &config, token).await.unwrap() }), stop)
+    };
+    let (worker, stop) = start_worker();
+    importer.submit(&request).await.unwrap();
+
+    // Stop the worker once some rows are in, well before all of them.
+    let session = env.session().await;
+    let count = "SELECT count(*) FROM transactions WHERE user_id = 'warung'";
+    let seen = wait_for(&session, count, 1, Duration::from_secs(60)).await;
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(30), worker).await.unwrap().unwrap();
+    let interrupted = importer.latest(&import_id).await.unwrap().unwrap();
+    assert_eq!(interrupted.status, ImportStatus::Running, "the import finished before it could be interrupted ({seen} rows seen)");
+
+    // A new worker runs it again from the start: every row once.
+    let (worker, stop) = start_worker();
+    let started = Instant::now();
+    let job = loop {
+        let job = importer.latest(&import_id).await.unwrap().unwrap();
+        if job.status.is_final() {
+            break job;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "the import did not finish: {job:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!((job.status, job.rows_read, job.imported, job.duplicates), (ImportStatus::Completed, rows, rows, 0), "{job:?}");
+    wait_for(&session, count, rows, Duration::from_secs(60)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(scalar(&session, count).await, rows);
+    assert_eq!(scalar(&session, "SELECT count(DISTINCT id) FROM transactions WHERE user_id = 'warung'").await, rows);
+    stop.cancel();
+    enrich_stop.cancel();
+    tokio::time::timeout(Duration::from_secs(30), worker).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(30), enrich).await.unwrap().unwrap();
+}
