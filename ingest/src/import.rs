@@ -34,7 +34,7 @@ use arus_lakehouse::{AppendLog, Kafka, KafkaClientError, Lake, LakeError, Produc
 use arus_schemas::events::{jakarta, transaction_uuid, DeadLetterKind, PayloadEncoding};
 use arus_schemas::imports::{ImportJob, ImportRequest, ImportStatus, StatementMappingRecord};
 use arus_schemas::{tables, topics, Config, DeadLetter, TxnRaw, TxnSource, SCHEMA_VERSION};
-use chrono::{DateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveTime, TimeZone, Utc};
 use datafusion::prelude::{col, lit};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
@@ -106,10 +106,8 @@ fn row_identity(account_id: Option<&str>, row: &StatementRow) -> [u8; 16] {
     let mut hasher = Sha256::new();
     hasher.update(account_id.unwrap_or("").as_bytes());
     hasher.update([0x1f]);
-    hasher.update(row.date.to_string().as_bytes());
-    hasher.update([0x1f]);
-    hasher.update(row.amount.to_string().as_bytes());
-    hasher.update([0x1f]);
+    hasher.update(row.date.num_days_from_ce().to_le_bytes());
+    hasher.update(row.amount.to_le_bytes());
     hasher.update(normalise_description(&row.description).as_bytes());
     let digest = hasher.finalize();
     let mut id = [0u8; 16];
@@ -120,12 +118,24 @@ fn row_identity(account_id: Option<&str>, row: &StatementRow) -> [u8; 16] {
 /// Upper case, letters and digits only, single spaces: `Trsf  e-banking` and
 /// `TRSF E BANKING` are the same description.
 pub fn normalise_description(text: &str) -> String {
-    let mapped: String = text.chars().map(|c| if c.is_alphanumeric() { c.to_ascii_uppercase() } else { ' ' }).collect();
-    mapped.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(text.len());
+    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().map(|c| c.to_ascii_uppercase()));
+    }
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 /// The media path of a new import's file.
@@ -285,11 +295,19 @@ impl Importer {
             Err(e) => return self.fail(job, source, "missing_file", format!("the stored file cannot be opened: {e}")).await,
         };
 
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Item>>(16);
+        // The reader thread also turns rows into ready events (keys, ids,
+        // JSON), so the two cores share the work; this task checks for
+        // duplicates and sends.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Work>>(16);
+        let mut prepare = Prepare::new(request, txn_source(&request.file_name));
         let reader = tokio::task::spawn_blocking(move || {
             let mut batch = Vec::with_capacity(BATCH);
             let result = read_statement(BufReader::new(file), &options, |item| {
-                batch.push(item);
+                batch.push(match item {
+                    Item::Row(row) => prepare.row(row),
+                    Item::Rejected(r) => Work::Rejected { line: r.line as u64, reason: r.reason, raw: r.raw },
+                    Item::Progress { done, total } => Work::Progress { done, total },
+                });
                 if batch.len() >= BATCH {
                     tx.blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).map_err(|_| "the import stopped".to_owned())?;
                 }
@@ -307,15 +325,19 @@ impl Importer {
         while let Some(batch) = rx.recv().await {
             for item in batch {
                 match item {
-                    Item::Progress { done, total } => {
+                    Work::Progress { done, total } => {
                         (progress.done, progress.total) = (done, total);
                         progress.counts = run.counts;
                         on_progress(&progress);
                     }
-                    Item::Row(row) => run.row(row).await?,
-                    Item::Rejected(rejected) => {
+                    Work::Ready(ready) => run.ready(*ready).await?,
+                    Work::Pending => {
                         run.counts.rows_read += 1;
-                        run.rejected(rejected.line as u64, rejected.reason, rejected.raw);
+                        run.counts.pending += 1;
+                    }
+                    Work::Rejected { line, reason, raw } => {
+                        run.counts.rows_read += 1;
+                        run.rejected(line, reason, raw);
                     }
                 }
             }
@@ -422,37 +444,117 @@ fn dead_letter(import_topic: &str, origin: &Origin<'_>, line: u64, reason: &str,
     }
 }
 
-/// One import in progress: counts, keys seen, ids already in the lake, sends in flight.
+fn txn_source(file_name: &str) -> TxnSource {
+    let name = file_name.to_ascii_lowercase();
+    if name.ends_with(".xls") || name.ends_with(".xlsx") { TxnSource::Xlsx } else { TxnSource::Csv }
+}
+
+/// What the reader thread hands on, in file order.
+enum Work {
+    /// A row ready to send (unless already in the lake).
+    Ready(Box<Ready>),
+    /// A BCA `PEND` row: counted, not imported.
+    Pending,
+    Rejected { line: u64, reason: String, raw: String },
+    Progress { done: u64, total: u64 },
+}
+
+/// A row as an event: its transaction id, WIB month and JSON.
+struct Ready {
+    id: u128,
+    /// `YYYY-MM` in WIB: the `transactions` partition it lands in.
+    month: String,
+    payload: Vec<u8>,
+}
+
+/// Turns statement rows into events, on the reader thread: keys with the
+/// row's position among identical rows of its day, validation, JSON.
+struct Prepare {
+    user_id: String,
+    account_id: Option<String>,
+    media_path: String,
+    source: TxnSource,
+    occurrences: HashMap<[u8; 16], u32>,
+    captured_at: DateTime<Utc>,
+}
+
+impl Prepare {
+    fn new(request: &ImportRequest, source: TxnSource) -> Self {
+        Prepare {
+            user_id: request.user_id.clone(),
+            account_id: request.account_id.clone(),
+            media_path: request.media_path.clone(),
+            source,
+            occurrences: HashMap::new(),
+            captured_at: Utc::now(),
+        }
+    }
+
+    fn row(&mut self, row: StatementRow) -> Work {
+        if row.pending {
+            return Work::Pending;
+        }
+        let line = row.line as u64;
+        let account = self.account_id.as_deref();
+        let occurrence = self.occurrences.entry(row_identity(account, &row)).or_insert(0);
+        let key = row_key(account, &row, *occurrence);
+        *occurrence += 1;
+        let naive = row.date.and_time(row.time.unwrap_or(NaiveTime::MIN));
+        let Some(wib) = jakarta().from_local_datetime(&naive).single() else {
+            return Work::Rejected { line, reason: format!("{naive} is not a time in WIB"), raw: row.description };
+        };
+        let raw = TxnRaw {
+            schema_version: SCHEMA_VERSION,
+            user_id: self.user_id.clone(),
+            idempotency_key: key,
+            source: self.source,
+            account_id: self.account_id.clone(),
+            occurred_at: wib.with_timezone(&Utc),
+            amount: row.amount,
+            currency: "IDR".to_owned(),
+            description: row.description,
+            counterparty: None,
+            media_ref: Some(self.media_path.clone()),
+            captured_at: self.captured_at,
+        };
+        if let Err(errors) = raw.validate(Utc::now()) {
+            let reason = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+            return Work::Rejected { line, reason, raw: raw.description };
+        }
+        let mut payload = Vec::with_capacity(512);
+        if let Err(e) = serde_json::to_writer(&mut payload, &raw) {
+            return Work::Rejected { line, reason: format!("cannot be encoded: {e}"), raw: raw.description };
+        }
+        let id = transaction_uuid(&raw.user_id, &raw.idempotency_key).as_u128();
+        let month = format!("{:04}-{:02}", wib.year(), wib.month());
+        Work::Ready(Box::new(Ready { id, month, payload }))
+    }
+}
+
+/// One import in progress: counts, ids already in the lake, sends in flight.
 struct Run<'a> {
     importer: &'a Importer,
     request: &'a ImportRequest,
     source: Option<(i32, i64)>,
     transactions: deltalake::DeltaTable,
-    txn_source: TxnSource,
     counts: Counts,
-    occurrences: HashMap<[u8; 16], u32>,
     /// Per month (WIB): ids in `transactions` and whether this import wrote them.
     existing: HashMap<String, HashMap<u128, bool>>,
     rejected_rows: Vec<RejectedLine>,
     in_flight: FuturesUnordered<futures::future::BoxFuture<'static, Result<(i32, i64), KafkaClientError>>>,
-    captured_at: DateTime<Utc>,
 }
 
 impl<'a> Run<'a> {
     fn new(importer: &'a Importer, request: &'a ImportRequest, source: Option<(i32, i64)>, transactions: deltalake::DeltaTable) -> Self {
-        let xlsx = request.file_name.to_ascii_lowercase().ends_with(".xls") || request.file_name.to_ascii_lowercase().ends_with(".xlsx");
         Run {
             importer,
             request,
             source,
             transactions,
-            txn_source: if xlsx { TxnSource::Xlsx } else { TxnSource::Csv },
             counts: Counts::default(),
-            occurrences: HashMap::new(),
             existing: HashMap::new(),
             rejected_rows: Vec::new(),
             in_flight: FuturesUnordered::new(),
-            captured_at: Utc::now(),
         }
     }
 
@@ -476,51 +578,16 @@ impl<'a> Run<'a> {
         Ok(&self.existing[month])
     }
 
-    async fn row(&mut self, row: StatementRow) -> Result<(), ImportError> {
+    async fn ready(&mut self, ready: Ready) -> Result<(), ImportError> {
         self.counts.rows_read += 1;
-        if row.pending {
-            self.counts.pending += 1;
-            return Ok(());
-        }
-        let account = self.request.account_id.as_deref();
-        let occurrence = self.occurrences.entry(row_identity(account, &row)).or_insert(0);
-        let key = row_key(account, &row, *occurrence);
-        *occurrence += 1;
-        let naive = row.date.and_time(row.time.unwrap_or(NaiveTime::MIN));
-        let Some(occurred_at) = jakarta().from_local_datetime(&naive).single().map(|d| d.with_timezone(&Utc)) else {
-            self.rejected(row.line as u64, format!("{naive} is not a time in WIB"), row.description);
-            return Ok(());
-        };
-        let raw = TxnRaw {
-            schema_version: SCHEMA_VERSION,
-            user_id: self.request.user_id.clone(),
-            idempotency_key: key,
-            source: self.txn_source,
-            account_id: self.request.account_id.clone(),
-            occurred_at,
-            amount: row.amount,
-            currency: "IDR".to_owned(),
-            description: row.description,
-            counterparty: None,
-            media_ref: Some(self.request.media_path.clone()),
-            captured_at: self.captured_at,
-        };
-        if let Err(errors) = raw.validate(Utc::now()) {
-            let reason = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-            self.rejected(row.line as u64, reason, raw.description);
-            return Ok(());
-        }
-        let month = occurred_at.with_timezone(&jakarta()).format("%Y-%m").to_string();
-        let id = transaction_uuid(&raw.user_id, &raw.idempotency_key).as_u128();
-        let known = self.existing(&month).await?.get(&id).copied();
+        let known = self.existing(&ready.month).await?.get(&ready.id).copied();
         match known {
             // Written by another file: already in arus.
             Some(false) => self.counts.duplicates += 1,
             // Written by an earlier, interrupted run of this import.
             Some(true) => self.counts.imported += 1,
             None => {
-                let payload = serde_json::to_vec(&raw).map_err(|e| ImportError::Internal(e.to_string()))?;
-                let send = self.importer.inner.producer.send_detached(&self.importer.inner.txn_topic, raw.user_id, payload);
+                let send = self.importer.inner.producer.send_detached(&self.importer.inner.txn_topic, self.request.user_id.clone(), ready.payload);
                 self.in_flight.push(Box::pin(send));
                 self.counts.imported += 1;
             }

@@ -241,8 +241,11 @@ impl Producer {
             .map_err(|(source, _)| KafkaClientError::Delivery { topic: topic.to_owned(), source })
     }
 
-    /// Queues `payload` and returns a future of its acknowledgement that
-    /// borrows nothing, so that many sends can be in flight at once.
+    /// A send that borrows nothing, so that many can be in flight at once:
+    /// the future queues `payload` when first polled and resolves with the
+    /// acknowledgement. (Queuing on first poll lets a caller hand librdkafka
+    /// a burst at a time: on two cores that measured faster than queuing
+    /// each message at once, `arus bench import`.)
     pub fn send_detached(&self, topic: &str, key: String, payload: Vec<u8>) -> impl std::future::Future<Output = Result<(i32, i64)>> + Send + 'static {
         let (producer, topic) = (self.clone(), topic.to_owned());
         async move { producer.send_bytes(&topic, Some(key.as_bytes()), &payload).await }
