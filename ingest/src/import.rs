@@ -295,19 +295,32 @@ impl Importer {
             Err(e) => return self.fail(job, source, "missing_file", format!("the stored file cannot be opened: {e}")).await,
         };
 
-        // The reader thread also turns rows into ready events (keys, ids,
-        // JSON), so the two cores share the work; this task checks for
-        // duplicates and sends.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Work>>(16);
+        // Three stages, each on a thread of its own so the cores share the
+        // work whichever is heaviest (reading CSV is light, reading XLSX
+        // heavy): the reader, a thread turning rows into events (keys, ids,
+        // JSON), and this task, which checks for duplicates and sends.
+        let (tx, mut items) = tokio::sync::mpsc::channel::<Vec<Item>>(16);
+        let (work_tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Work>>(16);
         let mut prepare = Prepare::new(request, txn_source(&request.file_name));
+        let preparer = tokio::task::spawn_blocking(move || {
+            while let Some(batch) = items.blocking_recv() {
+                let work = batch
+                    .into_iter()
+                    .map(|item| match item {
+                        Item::Row(row) => prepare.row(row),
+                        Item::Rejected(r) => Work::Rejected { line: r.line as u64, reason: r.reason, raw: r.raw },
+                        Item::Progress { done, total } => Work::Progress { done, total },
+                    })
+                    .collect();
+                if work_tx.blocking_send(work).is_err() {
+                    return;
+                }
+            }
+        });
         let reader = tokio::task::spawn_blocking(move || {
             let mut batch = Vec::with_capacity(BATCH);
             let result = read_statement(BufReader::new(file), &options, |item| {
-                batch.push(match item {
-                    Item::Row(row) => prepare.row(row),
-                    Item::Rejected(r) => Work::Rejected { line: r.line as u64, reason: r.reason, raw: r.raw },
-                    Item::Progress { done, total } => Work::Progress { done, total },
-                });
+                batch.push(item);
                 if batch.len() >= BATCH {
                     tx.blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).map_err(|_| "the import stopped".to_owned())?;
                 }
@@ -351,6 +364,7 @@ impl Importer {
         }
         run.settle(0).await?;
         let read = reader.await.map_err(|e| ImportError::Internal(format!("the statement reader failed: {e}")))?;
+        preparer.await.map_err(|e| ImportError::Internal(format!("preparing rows failed: {e}")))?;
         progress.counts = run.counts;
         on_progress(&progress);
         run.fill(&mut job);
