@@ -11,6 +11,7 @@ use arus_schemas::imports::{ImportJob, ImportRequest, ImportStatus};
 use arus_schemas::{AuditOutcome, Lang, ValidationError, SCHEMA_VERSION};
 use bytes::Buf;
 use chrono::{DateTime, Utc};
+use datafusion::prelude::{col, lit};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -383,8 +384,22 @@ pub(crate) async fn get(id: String, principal: Principal, state: State) -> Resul
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(ApiError::not_found("import").into());
     }
-    let latest = state.importer.latest(&id).await.map_err(|e| ApiError::unavailable("the import_jobs table", &e))?;
-    let job = latest.filter(|j| Scope::of(&principal, &state.auth).allows(&j.user_id)).ok_or_else(|| ApiError::not_found("import"))?;
+    let scope = Scope::of(&principal, &state.auth);
+    let frame = state.tables.scoped(&scope, "import_jobs").await?;
+    let frame = frame.filter(col("import_id").eq(lit(id.clone()))).map_err(|e| ApiError::unavailable("the import_jobs table", &e))?;
+    let rows: Vec<ImportJob> = collect_rows(frame, "the import_jobs table").await?;
+    let job = match rows.into_iter().max_by_key(|j| j.revision) {
+        Some(job) => job,
+        // Just uploaded, and the session has not reloaded the table yet
+        // (at most `table_refresh_ms`): ask the log itself.
+        None => state
+            .importer
+            .latest(&id)
+            .await
+            .map_err(|e| ApiError::unavailable("the import_jobs table", &e))?
+            .filter(|j| scope.allows(&j.user_id))
+            .ok_or_else(|| ApiError::not_found("import"))?,
+    };
     Ok(warp::reply::json(&ImportView::of(job, true)).into_response())
 }
 
