@@ -4,3 +4,6 @@
 //!
 //! The models arrive with their issues; this crate already fixes the
 //! boundary the rest of the workspace depends on.
+
+pub mod logistic;
+pub mod text;
