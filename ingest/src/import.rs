@@ -29,9 +29,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arus_lakehouse::kafka::Message;
+use arus_lakehouse::dead_letters::{dead_letter as dead_letter_for, decode};
 use arus_lakehouse::query::select_where;
 use arus_lakehouse::{AppendLog, Kafka, KafkaClientError, Lake, LakeError, Producer};
-use arus_schemas::events::{jakarta, transaction_uuid, DeadLetterKind, PayloadEncoding};
+use arus_schemas::events::{check_schema_version, jakarta, transaction_uuid, DeadLetterKind, PayloadEncoding};
 use arus_schemas::imports::{ImportJob, ImportRequest, ImportStatus, StatementMappingRecord};
 use arus_schemas::{tables, topics, Config, DeadLetter, TxnRaw, TxnSource, SCHEMA_VERSION};
 use chrono::{DateTime, Datelike, NaiveTime, TimeZone, Utc};
@@ -743,33 +744,13 @@ pub async fn run_worker(config: &Config, shutdown: CancellationToken) -> Result<
 }
 
 fn decode_request(msg: &arus_lakehouse::kafka::BorrowedMessage<'_>) -> Result<ImportRequest, Box<DeadLetter>> {
-    let bytes = msg.payload().unwrap_or_default();
-    let letter = |kind: DeadLetterKind, error: String, user_id: Option<String>| {
-        let (payload, payload_encoding) = DeadLetter::encode_payload(bytes);
-        Box::new(DeadLetter {
-            schema_version: SCHEMA_VERSION,
-            id: DeadLetter::id_for(msg.topic(), msg.partition(), msg.offset()),
-            user_id,
-            job: JOB_NAME.to_owned(),
-            source_topic: msg.topic().to_owned(),
-            source_partition: msg.partition(),
-            source_offset: msg.offset(),
-            source_key: msg.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-            error_kind: kind,
-            error,
-            payload,
-            payload_encoding,
-            failed_at: Utc::now(),
-        })
-    };
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| letter(DeadLetterKind::NotJson, e.to_string(), None))?;
-    let user_id = value.get("user_id").and_then(|u| u.as_str()).map(str::to_owned);
-    let request: ImportRequest = serde_json::from_value(value).map_err(|e| letter(DeadLetterKind::WrongShape, e.to_string(), user_id.clone()))?;
-    if let Err(e) = arus_schemas::events::check_schema_version(request.schema_version) {
-        return Err(letter(DeadLetterKind::UnsupportedVersion, e.message, user_id));
+    let request: ImportRequest = decode(JOB_NAME, msg)?;
+    if let Err(e) = check_schema_version(request.schema_version) {
+        return Err(Box::new(dead_letter_for(JOB_NAME, msg, DeadLetterKind::UnsupportedVersion, e.message, Some(request.user_id))));
     }
     if uuid::Uuid::parse_str(&request.import_id).is_err() || request.user_id.trim().is_empty() {
-        return Err(letter(DeadLetterKind::Invalid, "import_id must be a UUID and user_id non-empty".into(), user_id));
+        let reason = "import_id must be a UUID and user_id non-empty".to_owned();
+        return Err(Box::new(dead_letter_for(JOB_NAME, msg, DeadLetterKind::Invalid, reason, Some(request.user_id))));
     }
     Ok(request)
 }

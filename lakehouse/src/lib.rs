@@ -4,6 +4,7 @@
 //! reads the tables at their latest version ([`query`]).
 
 pub mod catalogue;
+pub mod dead_letters;
 pub mod kafka;
 pub mod maintenance;
 pub mod offsets;

@@ -12,7 +12,7 @@ use arus_schemas::tables::{self, TableDef};
 use arus_schemas::{topics, Account, AccountEvent, AccountOp, Config};
 use deltalake::DeltaTable;
 
-use crate::dead_letters::{dead_letter, decode};
+use arus_lakehouse::dead_letters::{dead_letter, decode};
 use crate::runner::{Job, JobError, Outcome};
 
 pub const NAME: &str = "accounts";

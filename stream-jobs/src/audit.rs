@@ -9,7 +9,7 @@ use arus_schemas::tables::{self, TableDef};
 use arus_schemas::{topics, AuditRecord, Config};
 use deltalake::DeltaTable;
 
-use crate::dead_letters::decode;
+use arus_lakehouse::dead_letters::decode;
 use crate::runner::{Job, JobError, Outcome};
 
 pub const NAME: &str = "audit";

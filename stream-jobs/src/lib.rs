@@ -5,7 +5,6 @@
 
 pub mod accounts;
 pub mod audit;
-pub mod dead_letters;
 pub mod dlq;
 pub mod enrich;
 pub mod runner;

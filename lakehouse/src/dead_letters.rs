@@ -2,7 +2,7 @@
 //! person can act on: not JSON, the wrong shape, an unsupported
 //! `schema_version`, or values the job refuses.
 
-use arus_lakehouse::kafka::{BorrowedMessage, Message};
+use crate::kafka::{BorrowedMessage, Message};
 use arus_schemas::events::{check_schema_version, DeadLetterKind};
 use arus_schemas::{DeadLetter, SCHEMA_VERSION};
 use serde::de::DeserializeOwned;
