@@ -24,7 +24,7 @@
 //! last import it finished there.
 
 use std::collections::HashMap;
-use std::io::BufReader;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,8 +44,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::media::{MediaError, MediaStore};
-use crate::statement::{read_statement, BankChoice, ColumnMapping, Format, Item, ReadOptions, StatementError, StatementRow};
+use crate::media::{hex, MediaError, MediaStore};
+use crate::statement::{read_statement, sniff_format, BankChoice, ColumnMapping, Format, Item, ReadOptions, StatementError, StatementRow};
 
 /// Name of the worker: consumer group suffix, `job` of its dead letters.
 pub const JOB_NAME: &str = "imports";
@@ -71,7 +71,7 @@ pub enum ImportError {
 }
 
 /// Counts of an import so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
     pub rows_read: u64,
     pub imported: u64,
@@ -98,7 +98,11 @@ pub struct RejectedLine {
 
 /// The stable idempotency key of a statement row (see the module notes).
 pub fn row_key(account_id: Option<&str>, row: &StatementRow, occurrence: u32) -> String {
-    format!("stmt:{}:{occurrence}", hex(&row_identity(account_id, row)))
+    key_of(&row_identity(account_id, row), occurrence)
+}
+
+fn key_of(identity: &[u8; 16], occurrence: u32) -> String {
+    format!("stmt:{}:{occurrence}", hex(identity))
 }
 
 /// What makes rows "identical" within a day: account, date, amount and
@@ -125,16 +129,6 @@ pub fn normalise_description(text: &str) -> String {
             out.push(' ');
         }
         out.extend(word.chars().map(|c| c.to_ascii_uppercase()));
-    }
-    out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
     }
     out
 }
@@ -198,8 +192,7 @@ impl Importer {
     /// for the worker. When the request cannot be published, the import is
     /// recorded as failed and the error returned.
     pub async fn submit(&self, request: &ImportRequest) -> Result<ImportJob, ImportError> {
-        let job = ImportJob::pending(request, Utc::now());
-        self.record(&job).await?;
+        let job = self.record_pending(request).await?;
         let sent = self.inner.producer.send_json(&self.inner.import_topic, &request.user_id, request).await;
         if let Err(e) = sent {
             let mut failed = job.clone();
@@ -223,16 +216,12 @@ impl Importer {
         Ok(())
     }
 
-    /// Every revision of `import_id`, as committed now.
-    pub async fn revisions(&self, import_id: &str) -> Result<Vec<ImportJob>, ImportError> {
+    /// The latest revision of `import_id`, as committed now.
+    pub async fn latest(&self, import_id: &str) -> Result<Option<ImportJob>, ImportError> {
         let mut jobs = self.inner.jobs.lock().await;
         jobs.refresh().await?;
-        Ok(jobs.rows_where(col("import_id").eq(lit(import_id.to_owned()))).await?)
-    }
-
-    /// The latest revision of `import_id`.
-    pub async fn latest(&self, import_id: &str) -> Result<Option<ImportJob>, ImportError> {
-        Ok(self.revisions(import_id).await?.into_iter().max_by_key(|j| j.revision))
+        let revisions = jobs.rows_where(col("import_id").eq(lit(import_id.to_owned()))).await?;
+        Ok(revisions.into_iter().max_by_key(|j| j.revision))
     }
 
     /// The column mapping saved for `account_id`, if any.
@@ -291,9 +280,25 @@ impl Importer {
             _ => None,
         };
         let options = ReadOptions { bank, mapping, reference: None, max_unpacked_bytes: self.inner.max_unpacked_bytes };
-        let file = match self.inner.media.open(&request.media_path) {
-            Ok(file) => file,
+        // Opened and sniffed on the blocking pool; an unreadable format is
+        // left for the reader to report with its own error.
+        let (media, path) = (self.inner.media.clone(), request.media_path.clone());
+        let opened = tokio::task::spawn_blocking(move || -> Result<(std::fs::File, Option<Format>), MediaError> {
+            let mut file = media.open(&path)?;
+            let mut head = Vec::with_capacity(8192);
+            (&mut file).take(8192).read_to_end(&mut head)?;
+            file.seek(SeekFrom::Start(0))?;
+            Ok((file, sniff_format(&head).ok()))
+        })
+        .await
+        .map_err(|e| ImportError::Internal(format!("opening the stored file failed: {e}")))?;
+        let (file, format) = match opened {
+            Ok(opened) => opened,
             Err(e) => return self.fail(job, source, "missing_file", format!("the stored file cannot be opened: {e}")).await,
+        };
+        let txn_source = match format {
+            Some(Format::Xlsx | Format::Xls) => TxnSource::Xlsx,
+            _ => TxnSource::Csv,
         };
 
         // Three stages, each on a thread of its own so the cores share the
@@ -302,7 +307,7 @@ impl Importer {
         // JSON), and this task, which checks for duplicates and sends.
         let (tx, mut items) = tokio::sync::mpsc::channel::<Vec<Item>>(16);
         let (work_tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Work>>(16);
-        let mut prepare = Prepare::new(request, txn_source(&request.file_name));
+        let mut prepare = Prepare::new(request, txn_source);
         let preparer = tokio::task::spawn_blocking(move || {
             while let Some(batch) = items.blocking_recv() {
                 let work = batch
@@ -371,11 +376,7 @@ impl Importer {
         run.fill(&mut job);
         match read {
             Ok(summary) => {
-                job.format = Some(match summary.format {
-                    Format::Csv => "csv",
-                    Format::Xlsx => "xlsx",
-                    Format::Xls => "xls",
-                }.to_owned());
+                job.format = Some(summary.format.as_str().to_owned());
                 job.layout = Some(summary.layout.as_str().to_owned());
                 if let (Some(m), Some(account)) = (&given, &request.account_id) {
                     if summary.layout == crate::statement::Layout::Mapped && run.counts.imported + run.counts.duplicates > 0 {
@@ -459,12 +460,7 @@ fn dead_letter(import_topic: &str, origin: &Origin<'_>, line: u64, reason: &str,
     }
 }
 
-fn txn_source(file_name: &str) -> TxnSource {
-    let name = file_name.to_ascii_lowercase();
-    if name.ends_with(".xls") || name.ends_with(".xlsx") { TxnSource::Xlsx } else { TxnSource::Csv }
-}
-
-/// What the reader thread hands on, in file order.
+/// What the preparing thread hands on, in file order.
 enum Work {
     /// A row ready to send (unless already in the lake).
     Ready(Box<Ready>),
@@ -477,12 +473,12 @@ enum Work {
 /// A row as an event: its transaction id, WIB month and JSON.
 struct Ready {
     id: u128,
-    /// `YYYY-MM` in WIB: the `transactions` partition it lands in.
-    month: String,
+    /// `YYYY * 100 + MM` in WIB: the `transactions` partition it lands in.
+    month: u32,
     payload: Vec<u8>,
 }
 
-/// Turns statement rows into events, on the reader thread: keys with the
+/// Turns statement rows into events, on a thread of its own: keys with the
 /// row's position among identical rows of its day, validation, JSON.
 struct Prepare {
     user_id: String,
@@ -511,8 +507,9 @@ impl Prepare {
         }
         let line = row.line as u64;
         let account = self.account_id.as_deref();
-        let occurrence = self.occurrences.entry(row_identity(account, &row)).or_insert(0);
-        let key = row_key(account, &row, *occurrence);
+        let identity = row_identity(account, &row);
+        let occurrence = self.occurrences.entry(identity).or_insert(0);
+        let key = key_of(&identity, *occurrence);
         *occurrence += 1;
         let naive = row.date.and_time(row.time.unwrap_or(NaiveTime::MIN));
         let Some(wib) = jakarta().from_local_datetime(&naive).single() else {
@@ -541,7 +538,7 @@ impl Prepare {
             return Work::Rejected { line, reason: format!("cannot be encoded: {e}"), raw: raw.description };
         }
         let id = transaction_uuid(&raw.user_id, &raw.idempotency_key).as_u128();
-        let month = format!("{:04}-{:02}", wib.year(), wib.month());
+        let month = wib.year() as u32 * 100 + wib.month();
         Work::Ready(Box::new(Ready { id, month, payload }))
     }
 }
@@ -554,7 +551,7 @@ struct Run<'a> {
     transactions: deltalake::DeltaTable,
     counts: Counts,
     /// Per month (WIB): ids in `transactions` and whether this import wrote them.
-    existing: HashMap<String, HashMap<u128, bool>>,
+    existing: HashMap<u32, HashMap<u128, bool>>,
     rejected_rows: Vec<RejectedLine>,
     in_flight: FuturesUnordered<futures::future::BoxFuture<'static, Result<(i32, i64), KafkaClientError>>>,
 }
@@ -574,9 +571,10 @@ impl<'a> Run<'a> {
     }
 
     /// The ids of `month` already in `transactions` for this person.
-    async fn existing(&mut self, month: &str) -> Result<&HashMap<u128, bool>, ImportError> {
-        if !self.existing.contains_key(month) {
-            let filter = col("user_id").eq(lit(self.request.user_id.clone())).and(col("month").eq(lit(month.to_owned())));
+    async fn existing(&mut self, month: u32) -> Result<&HashMap<u128, bool>, ImportError> {
+        if !self.existing.contains_key(&month) {
+            let partition = format!("{:04}-{:02}", month / 100, month % 100);
+            let filter = col("user_id").eq(lit(self.request.user_id.clone())).and(col("month").eq(lit(partition)));
             let batches = select_where(&self.transactions, filter, Some(&["id", "media_ref"])).await?;
             let mut ids = HashMap::new();
             for batch in &batches {
@@ -588,14 +586,14 @@ impl<'a> Run<'a> {
                     }
                 }
             }
-            self.existing.insert(month.to_owned(), ids);
+            self.existing.insert(month, ids);
         }
-        Ok(&self.existing[month])
+        Ok(&self.existing[&month])
     }
 
     async fn ready(&mut self, ready: Ready) -> Result<(), ImportError> {
         self.counts.rows_read += 1;
-        let known = self.existing(&ready.month).await?.get(&ready.id).copied();
+        let known = self.existing(ready.month).await?.get(&ready.id).copied();
         match known {
             // Written by another file: already in arus.
             Some(false) => self.counts.duplicates += 1,

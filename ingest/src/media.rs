@@ -29,7 +29,12 @@ pub struct Stored {
     pub size: u64,
     /// Hex SHA-256 of the content.
     pub sha256: String,
+    /// The first [`HEAD_BYTES`] bytes, to tell the format without reading the file again.
+    pub head: Vec<u8>,
 }
+
+/// How much of a stored file [`Stored::head`] keeps.
+pub const HEAD_BYTES: usize = 8192;
 
 /// A directory of uploaded files.
 #[derive(Debug, Clone)]
@@ -72,6 +77,7 @@ impl MediaStore {
             let mut file = tokio::fs::File::create(&partial).await?;
             let mut hasher = Sha256::new();
             let mut size = 0u64;
+            let mut head = Vec::new();
             let mut body = std::pin::pin!(body);
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| MediaError::Upload(e.to_string()))?;
@@ -81,10 +87,13 @@ impl MediaStore {
                     return Err(MediaError::TooLarge { limit });
                 }
                 hasher.update(bytes);
+                if head.len() < HEAD_BYTES {
+                    head.extend_from_slice(&bytes[..bytes.len().min(HEAD_BYTES - head.len())]);
+                }
                 file.write_all(bytes).await?;
             }
             file.sync_all().await?;
-            Ok(Stored { size, sha256: hex(&hasher.finalize()) })
+            Ok(Stored { size, sha256: hex(&hasher.finalize()), head })
         }
         .await;
         match result {
@@ -116,8 +125,15 @@ impl MediaStore {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Lower-case hexadecimal of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -130,7 +146,7 @@ mod tests {
         let store = MediaStore::at(dir.path());
         let chunks = futures::stream::iter(vec![Ok::<_, String>(b"abc".to_vec()), Ok(b"def".to_vec())]);
         let stored = store.save("imports/a", chunks, 6).await.unwrap();
-        assert_eq!(stored.size, 6);
+        assert_eq!((stored.size, stored.head.as_slice()), (6, &b"abcdef"[..]));
         assert_eq!(stored.sha256, "bef57ec7f53a6d40beb640a780a639c83bc29ac8a9816f1fc6c5c6dcd93c4721");
         assert_eq!(std::fs::read(dir.path().join("imports/a")).unwrap(), b"abcdef");
 

@@ -66,8 +66,6 @@ pub enum Layout {
 }
 
 impl Layout {
-    pub const KNOWN: [Layout; 6] = [Layout::BcaPersonal, Layout::BcaBisnis, Layout::MandiriCsv, Layout::MandiriXlsx, Layout::Bni, Layout::Bri];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Layout::BcaPersonal => "bca",
@@ -489,8 +487,8 @@ pub fn read_row(columns: &Columns, cells: &[Cell], line: usize, options: DateOpt
     }
     let amount = match columns.amount {
         Amount::Signed(i) => {
-            let (rupiah, _) = read_amount(cell(cells, i), "amount")?;
-            if columns.layout == Layout::BcaBisnis && parse_rupiah(&cell(cells, i).text()).is_ok_and(|m| m.direction.is_none()) {
+            let (rupiah, written) = read_amount(cell(cells, i), "amount")?;
+            if columns.layout == Layout::BcaBisnis && written.is_none() && !cell(cells, i).is_empty() {
                 return Err(format!("amount {:?} says neither DB nor CR", cell(cells, i).text()));
             }
             rupiah

@@ -171,6 +171,8 @@ struct Upload {
     file_name: String,
     size: u64,
     sha256: String,
+    /// The file's first bytes.
+    head: Vec<u8>,
 }
 
 fn upload_error(e: impl std::fmt::Display) -> ApiError {
@@ -183,12 +185,7 @@ async fn text_field(part: warp::multipart::Part) -> Result<String, ApiError> {
     let mut stream = part.stream();
     while let Some(chunk) = stream.next().await {
         let mut chunk = chunk.map_err(upload_error)?;
-        while chunk.has_remaining() {
-            let bytes = chunk.chunk();
-            value.extend_from_slice(bytes);
-            let n = bytes.len();
-            chunk.advance(n);
-        }
+        value.extend_from_slice(&chunk.copy_to_bytes(chunk.remaining()));
         if value.len() > FIELD_MAX {
             return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the field {name} is longer than {FIELD_MAX} bytes")));
         }
@@ -226,7 +223,7 @@ async fn read_form(form: FormData, importer: &Importer, path: &str) -> Result<(F
                     arus_ingest::media::MediaError::Upload(reason) => upload_error(reason),
                     other => ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, "the file could not be stored; retry", &other),
                 })?;
-                upload = Some(Upload { file_name, size: stored.size, sha256: stored.sha256 });
+                upload = Some(Upload { file_name, size: stored.size, sha256: stored.sha256, head: stored.head });
             }
             "account_id" => fields.account_id = Some(text_field(part).await?).filter(|v| !v.is_empty()),
             "bank" => fields.bank = Some(text_field(part).await?).filter(|v| !v.is_empty()),
@@ -265,7 +262,7 @@ pub(crate) async fn create(principal: Principal, form: FormData, lang: Lang, inf
     let outcome = async {
         let (fields, upload) = read_form(form, importer, &path).await?;
         let upload = upload.ok_or_else(|| ApiError::invalid(&[ValidationError::required("file")], lang))?;
-        check_file(importer, &path, upload.size)?;
+        check_file(&upload)?;
         let request = checked_request(&state, &principal, lang, fields, upload, &import_id, &path, now).await?;
         importer.submit(&request).await.map_err(|e| ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, "the import could not be queued; retry", &e))?;
         Ok::<_, ApiError>(request)
@@ -290,15 +287,11 @@ pub(crate) async fn create(principal: Principal, form: FormData, lang: Lang, inf
 }
 
 /// What can be told from the first bytes: an empty file, or not a statement format.
-fn check_file(importer: &Importer, path: &str, size: u64) -> Result<(), ApiError> {
-    if size == 0 {
+fn check_file(upload: &Upload) -> Result<(), ApiError> {
+    if upload.size == 0 {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "empty", "the file is empty"));
     }
-    let mut head = Vec::with_capacity(8192);
-    let file = importer.media().open(path).map_err(|e| ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, "the stored file cannot be read", &e))?;
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, 8192), &mut head)
-        .map_err(|e| ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, "the stored file cannot be read", &e))?;
-    match sniff_format(&head) {
+    match sniff_format(&upload.head) {
         Ok(_) => Ok(()),
         Err(e @ StatementError::NotAStatement(_)) => Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_a_statement", e.to_string())),
         Err(e) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string())),
