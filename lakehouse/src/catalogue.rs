@@ -13,6 +13,42 @@ use url::Url;
 
 use crate::LakeError;
 
+/// Adds to `table` the columns `def` has and it lacks: a table written by an
+/// older arus gains the columns added since (they must be nullable, and
+/// last in `def`, so old and new tables keep one column order). Old rows
+/// read them as null.
+async fn evolve(table: DeltaTable, def: &TableDef) -> Result<DeltaTable, LakeError> {
+    let existing: Vec<String> = table.snapshot()?.schema().fields().map(|f| f.name().to_owned()).collect();
+    let schema = def.schema();
+    let missing: Vec<&arrow::datatypes::FieldRef> = schema.fields().iter().filter(|f| !existing.iter().any(|e| e == f.name())).collect();
+    if missing.is_empty() {
+        return Ok(table);
+    }
+    if let Some(required) = missing.iter().find(|f| !f.is_nullable()) {
+        return Err(LakeError::Schema {
+            table: def.name,
+            reason: format!("the table lacks column {} and it cannot be added (not nullable): migrate the table", required.name()),
+        });
+    }
+    let names: Vec<&str> = missing.iter().map(|f| f.name().as_str()).collect();
+    let added: StructType = (&arrow::datatypes::Schema::new(missing.iter().map(|f| f.as_ref().clone()).collect::<Vec<_>>()))
+        .try_into_kernel()
+        .map_err(|e| LakeError::Schema { table: def.name, reason: e.to_string() })?;
+    match table.clone().add_columns().with_fields(added.fields().cloned().collect::<Vec<_>>()).await {
+        Ok(table) => {
+            tracing::info!(table = def.name, columns = ?names, "added columns to a table made by an older arus");
+            Ok(table)
+        }
+        // Another process added them first: read what it committed.
+        Err(DeltaTableError::VersionAlreadyExists(_)) | Err(DeltaTableError::Transaction { .. }) => {
+            let mut table = table;
+            table.update_incremental(None).await?;
+            Ok(table)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The lake: a root URI under which each table is a folder named after it.
 #[derive(Clone, Debug)]
 pub struct Lake {
@@ -72,7 +108,7 @@ impl Lake {
         }
         let table = DeltaTable::try_from_url(url.clone()).await?;
         if table.version().is_some() {
-            return Ok(table);
+            return evolve(table, def).await;
         }
         let kernel: StructType = def
             .schema()
@@ -99,7 +135,8 @@ impl Lake {
         }
     }
 
-    /// Creates every table of the catalogue that is missing.
+    /// Creates every table of the catalogue that is missing, and adds the
+    /// columns a newer arus defines to tables an older one made.
     pub async fn ensure_all(&self) -> Result<(), LakeError> {
         for def in tables::ALL {
             self.open_or_create(def).await?;
@@ -144,3 +181,37 @@ impl Lake {
 
 /// Shared handle to a table's latest known state.
 pub type SharedTable = Arc<tokio::sync::Mutex<DeltaTable>>;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::LazyLock;
+
+    use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+    use super::*;
+
+    static OLD_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false)])));
+    static OLD: TableDef = TableDef { name: "t", schema: &OLD_SCHEMA, partition_columns: &[], cluster_by: &[], description: "old" };
+    static NEW_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false), Field::new("note", DataType::Utf8, true)]))
+    });
+    static NEW: TableDef = TableDef { name: "t", schema: &NEW_SCHEMA, partition_columns: &[], cluster_by: &[], description: "new" };
+    static STRICT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+        Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false), Field::new("must", DataType::Utf8, false)]))
+    });
+    static STRICT: TableDef = TableDef { name: "t", schema: &STRICT_SCHEMA, partition_columns: &[], cluster_by: &[], description: "strict" };
+
+    #[tokio::test]
+    async fn a_table_made_by_an_older_arus_gains_the_new_nullable_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::at(dir.path().to_str().unwrap()).unwrap();
+        lake.open_or_create(&OLD).await.unwrap();
+        let table = lake.open_or_create(&NEW).await.unwrap();
+        let names: Vec<String> = table.snapshot().unwrap().schema().fields().map(|f| f.name().to_owned()).collect();
+        assert_eq!(names, ["id", "note"]);
+        let again = lake.open_or_create(&NEW).await.unwrap();
+        assert_eq!(again.version(), table.version(), "nothing to add the second time");
+        let refused = lake.open_or_create(&STRICT).await.unwrap_err();
+        assert!(refused.to_string().contains("must"), "{refused}");
+    }
+}

@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod dead_letters;
 pub mod kafka;
 pub mod maintenance;
+pub mod models;
 pub mod offsets;
 pub mod query;
 pub mod state;
@@ -17,7 +18,7 @@ pub use kafka::{Consumer, Kafka, KafkaClientError, Producer};
 pub use query::LakeSession;
 pub use state::AppendLog;
 pub use offsets::{plan_resume, ResumePlan};
-pub use writer::{app_id, ExactlyOnceWriter, Flushed, StoredPositions, WriterSettings};
+pub use writer::{app_id, ExactlyOnceWriter, Flushed, StoredPositions, UpdateSpec, WriterSettings};
 
 /// Something went wrong between a job and the lake.
 #[derive(Debug, thiserror::Error)]

@@ -116,7 +116,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::at(dir.path().to_str().unwrap()).unwrap();
         let settings = WriterSettings { max_rows: 100_000, max_latency: Duration::from_secs(60), checkpoint_interval: 10 };
-        let mut writer = ExactlyOnceWriter::open(&lake, &tables::TRANSACTIONS, "enrich", settings).await.unwrap();
+        let mut writer = ExactlyOnceWriter::<Transaction>::open(&lake, &tables::TRANSACTIONS, "enrich", settings).await.unwrap();
         writer.restore(&[("raw".into(), 0)]).await.unwrap();
         const COMMITS: i64 = 30;
         const ROWS: i64 = 400;
@@ -154,7 +154,7 @@ mod tests {
         let lake = Lake::at(dir.path().to_str().unwrap()).unwrap();
         // Three commits, each with everyone's rows interleaved, in two months.
         let settings = WriterSettings { max_rows: 100_000, max_latency: Duration::from_secs(60), checkpoint_interval: 100 };
-        let mut writer = ExactlyOnceWriter::open(&lake, &tables::TRANSACTIONS, "enrich", settings).await.unwrap();
+        let mut writer = ExactlyOnceWriter::<Transaction>::open(&lake, &tables::TRANSACTIONS, "enrich", settings).await.unwrap();
         writer.restore(&[("raw".into(), 0)]).await.unwrap();
         for offset in 0..9000i64 {
             writer.push(Some(txn(offset, if offset % 2 == 0 { 0 } else { 40 })), "raw", 0, offset);

@@ -38,6 +38,11 @@ impl<T: Serialize + DeserializeOwned> AppendLog<T> {
         Ok(AppendLog { def, table, fields, _rows: std::marker::PhantomData })
     }
 
+    /// The table as loaded.
+    pub fn table(&self) -> &DeltaTable {
+        &self.table
+    }
+
     /// The version loaded.
     pub fn version(&self) -> Option<u64> {
         self.table.version()

@@ -6,11 +6,18 @@
 //! job restores those versions and skips any message at or below them, so a
 //! crash at any point neither loses nor repeats a row. Kafka's own committed
 //! offsets are never trusted.
+//!
+//! A job may also change rows already written (a person correcting a
+//! category): such updates are buffered too and applied by a MERGE on the
+//! table's keys in a second commit, which carries the `txn` actions of the
+//! partitions the updates came from. Each partition's position is thus
+//! committed with its own effects, whichever commit they are in.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use arrow::datatypes::FieldRef;
+use arrow::datatypes::{FieldRef, Schema};
+use datafusion::prelude::{col, Expr, SessionContext};
 use arus_schemas::tables::TableDef;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Transaction};
@@ -64,11 +71,22 @@ pub fn cluster_fingerprint(cluster_id: &str) -> i64 {
     (hash >> 1) as i64
 }
 
+/// How buffered updates change rows already in the table: the rows whose
+/// `keys` equal an update's get its values of `set`.
+#[derive(Debug, Clone)]
+pub struct UpdateSpec {
+    pub keys: &'static [&'static str],
+    pub set: &'static [&'static str],
+}
+
 /// What one flush committed.
 #[derive(Debug, Clone)]
 pub struct Flushed {
     pub version: u64,
     pub rows: usize,
+    /// Updates applied, and how many of them found their row.
+    pub updates: usize,
+    pub updated_rows: usize,
     /// `(topic, partition, last offset)` recorded by this commit.
     pub positions: Vec<(String, i32, i64)>,
 }
@@ -90,10 +108,14 @@ struct Position {
     committed: Option<i64>,
     /// Last offset buffered and not yet committed.
     pending: Option<i64>,
+    /// An update was buffered from this partition: its position goes with
+    /// the update commit.
+    updates: bool,
 }
 
-/// Buffers rows of one table for one job and commits them exactly once.
-pub struct ExactlyOnceWriter<T> {
+/// Buffers rows (and updates of rows) of one table for one job and commits
+/// them exactly once.
+pub struct ExactlyOnceWriter<T, U = ()> {
     job: String,
     def: &'static TableDef,
     table: DeltaTable,
@@ -103,9 +125,11 @@ pub struct ExactlyOnceWriter<T> {
     oldest: Option<Instant>,
     positions: Vec<Position>,
     cluster_id: Option<String>,
+    updates: Vec<U>,
+    update_spec: Option<(UpdateSpec, Vec<FieldRef>)>,
 }
 
-impl<T: Serialize> ExactlyOnceWriter<T> {
+impl<T: Serialize, U: Serialize> ExactlyOnceWriter<T, U> {
     /// Opens (creating if needed) `def` in `lake` for `job`.
     pub async fn open(lake: &Lake, def: &'static TableDef, job: &str, settings: WriterSettings) -> Result<Self, LakeError> {
         let table = lake.open_or_create(def).await?;
@@ -120,7 +144,27 @@ impl<T: Serialize> ExactlyOnceWriter<T> {
             oldest: None,
             positions: Vec::new(),
             cluster_id: None,
+            updates: Vec::new(),
+            update_spec: None,
         })
+    }
+
+    /// Lets this writer apply updates ([`Self::push_update`]) as `spec` says.
+    pub fn with_updates(mut self, spec: UpdateSpec) -> Result<Self, LakeError> {
+        let schema = self.def.schema();
+        let fields = spec
+            .keys
+            .iter()
+            .chain(spec.set)
+            .map(|name| {
+                schema.field_with_name(name).map(|f| std::sync::Arc::new(f.clone())).map_err(|_| LakeError::Schema {
+                    table: self.def.name,
+                    reason: format!("update column {name} is not in the table"),
+                })
+            })
+            .collect::<Result<Vec<FieldRef>, LakeError>>()?;
+        self.update_spec = Some((spec, fields));
+        Ok(self)
     }
 
     /// The table as of the last restore or flush.
@@ -139,6 +183,7 @@ impl<T: Serialize> ExactlyOnceWriter<T> {
     /// after a failed flush (which may or may not have committed).
     pub async fn restore(&mut self, partitions: &[(String, i32)]) -> Result<StoredPositions, LakeError> {
         self.rows.clear();
+        self.updates.clear();
         self.oldest = None;
         self.positions.clear();
         self.table.update_incremental(None).await?;
@@ -150,7 +195,7 @@ impl<T: Serialize> ExactlyOnceWriter<T> {
             if let Some(offset) = last {
                 stored.last_offsets.insert((topic.clone(), *partition), offset);
             }
-            self.positions.push(Position { topic: topic.clone(), partition: *partition, committed: last, pending: None });
+            self.positions.push(Position { topic: topic.clone(), partition: *partition, committed: last, pending: None, updates: false });
         }
         stored.cluster = state.transaction_version(log_store.as_ref(), cluster_app_id(&self.job)).await?;
         Ok(stored)
@@ -182,24 +227,39 @@ impl<T: Serialize> ExactlyOnceWriter<T> {
     /// the message yields no row (a duplicate, or a dead letter already
     /// delivered) but must still count as consumed.
     pub fn push(&mut self, row: Option<T>, topic: &str, partition: i32, offset: i64) {
+        self.consumed(topic, partition, offset, false);
+        if let Some(row) = row {
+            self.rows.push(row);
+        }
+    }
+
+    /// Buffers an update of rows already written, from the message at
+    /// `offset` (see [`Self::with_updates`]).
+    pub fn push_update(&mut self, update: U, topic: &str, partition: i32, offset: i64) {
+        self.consumed(topic, partition, offset, true);
+        self.updates.push(update);
+    }
+
+    fn consumed(&mut self, topic: &str, partition: i32, offset: i64, update: bool) {
         match self.position_mut(topic, partition) {
-            Some(p) => p.pending = Some(p.pending.map_or(offset, |o| o.max(offset))),
+            Some(p) => {
+                p.pending = Some(p.pending.map_or(offset, |o| o.max(offset)));
+                p.updates |= update;
+            }
             None => self.positions.push(Position {
                 topic: topic.to_owned(),
                 partition,
                 committed: None,
                 pending: Some(offset),
+                updates: update,
             }),
-        }
-        if let Some(row) = row {
-            self.rows.push(row);
         }
         self.oldest.get_or_insert_with(Instant::now);
     }
 
-    /// Rows buffered and not yet committed.
+    /// Rows and updates buffered and not yet committed.
     pub fn buffered_rows(&self) -> usize {
-        self.rows.len()
+        self.rows.len() + self.updates.len()
     }
 
     /// When the buffer must be committed by, if anything is buffered.
@@ -209,7 +269,7 @@ impl<T: Serialize> ExactlyOnceWriter<T> {
 
     /// True when the buffer is full or its oldest message has waited long enough.
     pub fn is_due(&self) -> bool {
-        self.rows.len() >= self.settings.max_rows || self.deadline().is_some_and(|d| Instant::now() >= d)
+        self.buffered_rows() >= self.settings.max_rows || self.deadline().is_some_and(|d| Instant::now() >= d)
     }
 
     /// Next offsets to report to Kafka for lag: one past the last committed offset.
@@ -221,47 +281,31 @@ impl<T: Serialize> ExactlyOnceWriter<T> {
     }
 
     /// **The commit point.** Writes the buffered rows as Parquet files and
-    /// commits them with the buffered positions in one Delta transaction.
-    /// Returns `None` when nothing was buffered. On error the buffer is kept
-    /// but its fate is unknown: call [`ExactlyOnceWriter::restore`] before
-    /// going on.
+    /// commits them with the buffered positions in one Delta transaction;
+    /// then, if updates are buffered, applies them in a second commit with
+    /// the positions of the partitions they came from. Returns `None` when
+    /// nothing was buffered. On error the buffer is kept but its fate is
+    /// unknown: call [`ExactlyOnceWriter::restore`] before going on.
     pub async fn flush(&mut self) -> Result<Option<Flushed>, LakeError> {
-        let positions: Vec<(String, i32, i64)> = self
-            .positions
-            .iter()
-            .filter_map(|p| p.pending.map(|o| (p.topic.clone(), p.partition, o)))
-            .collect();
-        if positions.is_empty() {
+        let pending = |updates: bool| -> Vec<(String, i32, i64)> {
+            self.positions
+                .iter()
+                .filter(|p| p.updates == updates)
+                .filter_map(|p| p.pending.map(|o| (p.topic.clone(), p.partition, o)))
+                .collect()
+        };
+        let (appended, updated) = (pending(false), pending(true));
+        if appended.is_empty() && updated.is_empty() {
             return Ok(None);
         }
-        let mut actions = Vec::new();
-        if !self.rows.is_empty() {
-            let batch = serde_arrow::to_record_batch(&self.fields, &self.rows)
-                .map_err(|e| LakeError::Rows { table: self.def.name, reason: e.to_string() })?;
-            let mut files = RecordBatchWriter::for_table(&self.table)?;
-            files.write(batch).await?;
-            actions.extend(files.flush().await?.into_iter().map(Action::Add));
+        let mut version = self.table.version().unwrap_or(0);
+        if !appended.is_empty() || !self.rows.is_empty() {
+            version = self.append(&appended).await?;
         }
-        let mut txns: Vec<Transaction> =
-            positions.iter().map(|(t, p, o)| Transaction::new(app_id(&self.job, t, *p), *o)).collect();
-        let mut metadata = vec![("arus.job".to_owned(), serde_json::Value::from(self.job.clone()))];
-        if let Some(cluster) = &self.cluster_id {
-            txns.push(Transaction::new(cluster_app_id(&self.job), cluster_fingerprint(cluster)));
-            metadata.push(("arus.kafka_cluster_id".to_owned(), serde_json::Value::from(cluster.clone())));
+        let (updates, mut updated_rows) = (self.updates.len(), 0);
+        if !updated.is_empty() {
+            (version, updated_rows) = self.apply_updates(&updated).await?;
         }
-        let properties = CommitProperties::default()
-            .with_application_transactions(txns)
-            .with_metadata(metadata)
-            .with_create_checkpoint(false);
-        let partition_by = (!self.def.partition_columns.is_empty())
-            .then(|| self.def.partition_columns.iter().map(|c| c.to_string()).collect());
-        let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by, predicate: None };
-        let committed = CommitBuilder::from(properties)
-            .with_actions(actions)
-            .build(Some(self.table.snapshot()?), self.table.log_store(), operation)
-            .await?;
-        let version = committed.version();
-        self.table.update_incremental(Some(version)).await?;
         if version > 0 && version % self.settings.checkpoint_interval == 0 {
             deltalake::checkpoints::create_checkpoint(&self.table, None).await?;
             tracing::debug!(table = self.def.name, version, "checkpoint written");
@@ -270,16 +314,122 @@ impl<T: Serialize> ExactlyOnceWriter<T> {
         let rows = self.rows.len();
         let labels = [("table", self.def.name.to_owned()), ("job", self.job.clone())];
         metrics::counter!("arus_rows_written_total", &labels).increment(rows as u64);
-        metrics::counter!("arus_delta_commits_total", &labels).increment(1);
+        metrics::counter!("arus_rows_updated_total", &labels).increment(updated_rows as u64);
+        metrics::counter!("arus_delta_commits_total", &labels).increment(1 + u64::from(!updated.is_empty() && !appended.is_empty()));
         self.rows.clear();
+        self.updates.clear();
         self.oldest = None;
         for p in &mut self.positions {
             if let Some(pending) = p.pending.take() {
                 p.committed = Some(pending);
             }
+            p.updates = false;
         }
-        Ok(Some(Flushed { version, rows, positions }))
+        let mut positions = appended;
+        positions.extend(updated);
+        Ok(Some(Flushed { version, rows, updates, updated_rows, positions }))
     }
+
+    /// The `txn` actions recording `positions` (and the cluster) and the
+    /// commit metadata.
+    fn commit_properties(&self, positions: &[(String, i32, i64)]) -> CommitProperties {
+        let mut txns: Vec<Transaction> = positions.iter().map(|(t, p, o)| Transaction::new(app_id(&self.job, t, *p), *o)).collect();
+        let mut metadata = vec![("arus.job".to_owned(), serde_json::Value::from(self.job.clone()))];
+        if let Some(cluster) = &self.cluster_id {
+            txns.push(Transaction::new(cluster_app_id(&self.job), cluster_fingerprint(cluster)));
+            metadata.push(("arus.kafka_cluster_id".to_owned(), serde_json::Value::from(cluster.clone())));
+        }
+        CommitProperties::default().with_application_transactions(txns).with_metadata(metadata).with_create_checkpoint(false)
+    }
+
+    /// Appends the buffered rows with `positions`; returns the version.
+    async fn append(&mut self, positions: &[(String, i32, i64)]) -> Result<u64, LakeError> {
+        let mut actions = Vec::new();
+        if !self.rows.is_empty() {
+            let batch = serde_arrow::to_record_batch(&self.fields, &self.rows)
+                .map_err(|e| LakeError::Rows { table: self.def.name, reason: e.to_string() })?;
+            let mut files = RecordBatchWriter::for_table(&self.table)?;
+            files.write(batch).await?;
+            actions.extend(files.flush().await?.into_iter().map(Action::Add));
+        }
+        let partition_by = (!self.def.partition_columns.is_empty())
+            .then(|| self.def.partition_columns.iter().map(|c| c.to_string()).collect());
+        let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by, predicate: None };
+        let committed = CommitBuilder::from(self.commit_properties(positions))
+            .with_actions(actions)
+            .build(Some(self.table.snapshot()?), self.table.log_store(), operation)
+            .await?;
+        let version = committed.version();
+        self.table.update_incremental(Some(version)).await?;
+        Ok(version)
+    }
+
+    /// Applies the buffered updates by one MERGE with `positions`; returns
+    /// the version and the number of rows changed.
+    async fn apply_updates(&mut self, positions: &[(String, i32, i64)]) -> Result<(u64, usize), LakeError> {
+        let name = self.def.name;
+        let Some((spec, fields)) = &self.update_spec else {
+            return Err(LakeError::Rows { table: name, reason: "updates were buffered but the writer has no update spec".into() });
+        };
+        let properties = self.commit_properties(positions);
+        if self.updates.is_empty() {
+            // Only dead letters from the update partitions: record positions.
+            let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None };
+            let committed = CommitBuilder::from(properties).build(Some(self.table.snapshot()?), self.table.log_store(), operation).await?;
+            self.table.update_incremental(Some(committed.version())).await?;
+            return Ok((committed.version(), 0));
+        }
+        let batch = serde_arrow::to_record_batch(fields, &self.updates).map_err(|e| LakeError::Rows { table: name, reason: e.to_string() })?;
+        // The last update of a key wins: MERGE refuses a target row matched twice.
+        let batch = last_per_key(batch, spec.keys)?;
+        let source = SessionContext::new().read_batch(batch)?;
+        let on = spec
+            .keys
+            .iter()
+            .map(|k| col(format!("t.{k}")).eq(col(format!("s.{k}"))))
+            .reduce(Expr::and)
+            .ok_or_else(|| LakeError::Rows { table: name, reason: "an update spec needs a key".into() })?;
+        let set = spec.set;
+        let (table, metrics) = self
+            .table
+            .clone()
+            .merge(source, on)
+            .with_source_alias("s")
+            .with_target_alias("t")
+            .with_commit_properties(properties)
+            .when_matched_update(|mut update| {
+                for c in set {
+                    update = update.update(*c, col(format!("s.{c}")));
+                }
+                update
+            })?
+            .await?;
+        self.table = table;
+        let version = self.table.version().unwrap_or(0);
+        Ok((version, metrics.num_target_rows_updated))
+    }
+}
+
+/// The rows of `batch` that are the last with their `keys`.
+fn last_per_key(batch: arrow::record_batch::RecordBatch, keys: &[&str]) -> Result<arrow::record_batch::RecordBatch, LakeError> {
+    let columns: Vec<arrow::array::ArrayRef> = keys.iter().filter_map(|k| batch.column_by_name(k).cloned()).collect();
+    let formatters: Vec<_> = columns
+        .iter()
+        .map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &Default::default()))
+        .collect::<Result<_, _>>()?;
+    let mut last: HashMap<Vec<String>, u32> = HashMap::new();
+    for row in 0..batch.num_rows() {
+        let key: Vec<String> = formatters.iter().map(|f| f.value(row).to_string()).collect();
+        last.insert(key, row as u32);
+    }
+    let mut keep: Vec<u32> = last.into_values().collect();
+    if keep.len() == batch.num_rows() {
+        return Ok(batch);
+    }
+    keep.sort_unstable();
+    let indices = arrow::array::UInt32Array::from(keep);
+    let columns = batch.columns().iter().map(|c| arrow::compute::take(c.as_ref(), &indices, None)).collect::<Result<Vec<_>, _>>()?;
+    Ok(arrow::record_batch::RecordBatch::try_new(std::sync::Arc::new(Schema::new(batch.schema().fields().clone())), columns)?)
 }
 
 #[cfg(test)]
@@ -313,7 +463,7 @@ mod tests {
     async fn positions_survive_a_reopen_and_rows_read_back_typed() {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::at(dir.path().to_str().unwrap()).unwrap();
-        let mut writer = ExactlyOnceWriter::open(&lake, &tables::TRANSACTIONS, "enrich", settings()).await.unwrap();
+        let mut writer = ExactlyOnceWriter::<Transaction>::open(&lake, &tables::TRANSACTIONS, "enrich", settings()).await.unwrap();
         writer.set_cluster_id(Some("c1".into()));
         let stored = writer.restore(&[("raw".into(), 0), ("raw".into(), 1)]).await.unwrap();
         assert!(stored.last_offsets.is_empty());
@@ -353,5 +503,51 @@ mod tests {
         assert!(months.len() > 1);
         // checkpoint_interval = 2: version 2 has a checkpoint.
         assert!(dir.path().join("transactions/_delta_log/00000000000000000002.checkpoint.parquet").exists());
+    }
+
+    #[derive(serde::Serialize)]
+    struct Category {
+        id: String,
+        month: String,
+        category_id: String,
+    }
+
+    #[tokio::test]
+    async fn updates_change_rows_in_place_and_commit_their_own_positions() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::at(dir.path().to_str().unwrap()).unwrap();
+        let spec = UpdateSpec { keys: &["id", "month"], set: &["category_id"] };
+        let open = || async {
+            ExactlyOnceWriter::<Transaction, Category>::open(&lake, &tables::TRANSACTIONS, "enrich", settings()).await.unwrap().with_updates(spec.clone()).unwrap()
+        };
+        let mut writer = open().await;
+        writer.restore(&[("raw".into(), 0), ("fb".into(), 0)]).await.unwrap();
+        let rows: Vec<Transaction> = (0..4).map(txn).collect();
+        for (i, row) in rows.iter().enumerate() {
+            writer.push(Some(row.clone()), "raw", 0, i as i64);
+        }
+        // In the same batch as the rows it changes; the later of two updates
+        // of one row wins; an update of no row changes nothing.
+        let update = |row: &Transaction, category: &str| Category { id: row.id.clone(), month: row.month.clone(), category_id: category.into() };
+        writer.push_update(update(&rows[1], "food_drink"), "fb", 0, 0);
+        writer.push_update(update(&rows[1], "groceries"), "fb", 0, 1);
+        writer.push_update(update(&rows[2], "transport"), "fb", 0, 2);
+        writer.push_update(Category { id: "nobody".into(), month: rows[0].month.clone(), category_id: "x".into() }, "fb", 0, 3);
+        let flushed = writer.flush().await.unwrap().unwrap();
+        assert_eq!((flushed.rows, flushed.updates, flushed.updated_rows), (4, 4, 2));
+        // Positions-only update commits (e.g. dead letters from the feedback topic).
+        writer.push(None, "fb", 0, 4);
+        writer.flush().await.unwrap().unwrap();
+
+        let mut reopened = open().await;
+        let stored = reopened.restore(&[("raw".into(), 0), ("fb".into(), 0)]).await.unwrap();
+        assert_eq!(stored.last_offsets[&("raw".to_owned(), 0)], 3);
+        assert_eq!(stored.last_offsets[&("fb".to_owned(), 0)], 4);
+        let session = crate::LakeSession::open(&lake, Duration::ZERO).await.unwrap();
+        let batches = session.sql("SELECT * FROM transactions ORDER BY source_offset").await.unwrap();
+        let back: Vec<Transaction> = batches.iter().flat_map(|b| serde_arrow::from_record_batch::<Vec<Transaction>>(b).unwrap()).collect();
+        let categories: Vec<Option<&str>> = back.iter().map(|r| r.category_id.as_deref()).collect();
+        assert_eq!(categories, [None, Some("groceries"), Some("transport"), None]);
+        assert_eq!(back[1].amount, rows[1].amount, "other columns are kept");
     }
 }

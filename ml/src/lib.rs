@@ -2,8 +2,16 @@
 //! forecasting, tiering and insight text. This crate never touches Kafka,
 //! Delta or HTTP, so every model is a plain function that tests can call.
 //!
-//! The models arrive with their issues; this crate already fixes the
-//! boundary the rest of the workspace depends on.
+//! The transaction classifier is [`classifier`] (features in [`text`],
+//! the model in [`logistic`], scores in [`metrics`]), trained first on the
+//! [`corpus`] and then on people's corrections; [`rules`] holds what each
+//! person taught about each merchant.
 
+pub mod classifier;
+pub mod corpus;
 pub mod logistic;
+pub mod metrics;
+pub mod rng;
+pub mod rules;
 pub mod text;
+pub mod training;

@@ -3,6 +3,7 @@
 //! Weights are stored feature-major (`dims × classes`), so a prediction
 //! reads one contiguous row per active feature.
 
+use crate::rng::Rng;
 use crate::text::Sparse;
 
 /// Training settings.
@@ -31,30 +32,6 @@ pub struct LogisticRegression {
     bias: Vec<f32>,
 }
 
-/// A small, fast, seeded generator for shuffling (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
-fn softmax(logits: &mut [f32]) {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for l in logits.iter_mut() {
-        *l = (*l - max).exp();
-        sum += *l;
-    }
-    for l in logits.iter_mut() {
-        *l /= sum;
-    }
-}
-
 impl LogisticRegression {
     /// Trains on `samples` (features, class index below `classes`).
     pub fn train(samples: &[(Sparse, usize)], classes: usize, dims: usize, config: &TrainConfig) -> Self {
@@ -65,13 +42,11 @@ impl LogisticRegression {
         let mut squared = vec![0.0f32; dims * classes];
         let mut bias_squared = vec![0.0f32; classes];
         let mut order: Vec<usize> = (0..samples.len()).collect();
-        let mut rng = Rng(config.seed.max(1));
+        let mut rng = Rng::new(config.seed);
         let mut p = vec![0.0f32; classes];
         const EPS: f32 = 1e-8;
         for _ in 0..config.epochs {
-            for i in (1..order.len()).rev() {
-                order.swap(i, (rng.next() % (i as u64 + 1)) as usize);
-            }
+            rng.shuffle(&mut order);
             for &s in &order {
                 let (x, y) = &samples[s];
                 model.logits_into(x, &mut p);
@@ -96,10 +71,12 @@ impl LogisticRegression {
         model
     }
 
-    fn logits_into(&self, x: &Sparse, out: &mut [f32]) {
+    /// The score of every class before the softmax, into `out` (`classes` long).
+    pub fn logits_into(&self, x: &Sparse, out: &mut [f32]) {
         out.copy_from_slice(&self.bias);
         for &(i, v) in x {
-            let row = &self.weights[i as usize * self.classes..(i as usize + 1) * self.classes];
+            let start = i as usize * self.classes;
+            let Some(row) = self.weights.get(start..start + self.classes) else { continue };
             for (o, w) in out.iter_mut().zip(row) {
                 *o += w * v;
             }
@@ -120,6 +97,47 @@ impl LogisticRegression {
     pub fn predict(&self, x: &Sparse) -> (usize, f32) {
         let p = self.probabilities(x);
         p.iter().enumerate().fold((0, 0.0), |best, (c, &q)| if q > best.1 { (c, q) } else { best })
+    }
+
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+
+    /// The rows of the weight matrix that are not all zero, with their
+    /// feature index: a trained model touches a small share of the hashed
+    /// space, so this is what is worth storing.
+    pub fn nonzero_rows(&self) -> impl Iterator<Item = (u32, &[f32])> {
+        self.weights.chunks_exact(self.classes.max(1)).enumerate().filter(|(_, row)| row.iter().any(|w| *w != 0.0)).map(|(i, row)| (i as u32, row))
+    }
+
+    /// A model from its bias and the rows [`Self::nonzero_rows`] gave;
+    /// `None` when a row does not fit `dims × classes`.
+    pub fn from_rows<'a>(classes: usize, dims: usize, bias: Vec<f32>, rows: impl IntoIterator<Item = (u32, &'a [f32])>) -> Option<Self> {
+        if bias.len() != classes {
+            return None;
+        }
+        let mut weights = vec![0.0; dims.checked_mul(classes)?];
+        for (i, row) in rows {
+            let start = (i as usize).checked_mul(classes)?;
+            if row.len() != classes || i as usize >= dims {
+                return None;
+            }
+            weights[start..start + classes].copy_from_slice(row);
+        }
+        Some(LogisticRegression { classes, dims, weights, bias })
+    }
+}
+
+/// Turns scores into probabilities in place.
+pub fn softmax(logits: &mut [f32]) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for l in logits.iter_mut() {
+        *l = (*l - max).exp();
+        sum += *l;
+    }
+    for l in logits.iter_mut() {
+        *l /= sum;
     }
 }
 

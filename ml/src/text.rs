@@ -104,10 +104,12 @@ impl FeatureConfig {
 pub fn features(text: &str, amount: Option<i64>, config: &FeatureConfig) -> Sparse {
     let words = tokens(text);
     let mask = (1u64 << config.bits) - 1;
-    let mut counts: std::collections::HashMap<u32, f32> = std::collections::HashMap::new();
-    let mut add = |hash: u64, weight: f32| {
-        *counts.entry((hash & mask) as u32).or_insert(0.0) += weight;
-    };
+    // Hash into a list, then sort and merge repeats: cheaper than a map for
+    // the hundred-odd features of a bank line.
+    let mut hashed: Vec<(u32, f32)> = Vec::with_capacity(words.len() * 12 + 4);
+    let mut add = |hash: u64, weight: f32| hashed.push(((hash & mask) as u32, weight));
+    let mut padded: Vec<u8> = Vec::with_capacity(64);
+    let mut bounds: Vec<usize> = Vec::with_capacity(64);
     for (i, word) in words.iter().enumerate() {
         add(fnv1a(&[b"w", word.as_bytes()]), 1.0);
         if config.bigrams {
@@ -116,11 +118,20 @@ pub fn features(text: &str, amount: Option<i64>, config: &FeatureConfig) -> Spar
             }
         }
         if config.char_min > 0 {
-            let padded: Vec<char> = std::iter::once('^').chain(word.chars()).chain(std::iter::once('$')).collect();
+            // `^word$`, cut at character (not byte) boundaries.
+            padded.clear();
+            padded.push(b'^');
+            padded.extend_from_slice(word.as_bytes());
+            padded.push(b'$');
+            bounds.clear();
+            bounds.push(0);
+            bounds.extend(word.char_indices().map(|(at, _)| at + 1));
+            bounds.push(padded.len() - 1);
+            bounds.push(padded.len());
+            let chars = bounds.len() - 1;
             for n in usize::from(config.char_min)..=usize::from(config.char_max) {
-                for gram in padded.windows(n) {
-                    let gram: String = gram.iter().collect();
-                    add(fnv1a(&[b"c", gram.as_bytes()]), 0.5);
+                for start in 0..chars.saturating_sub(n - 1) {
+                    add(fnv1a(&[b"c", &padded[bounds[start]..bounds[start + n]]]), 0.5);
                 }
             }
         }
@@ -137,9 +148,20 @@ pub fn features(text: &str, amount: Option<i64>, config: &FeatureConfig) -> Spar
             add(fnv1a(&[b"mag", direction, &[magnitude]]), 1.0);
         }
     }
-    let mut sparse: Sparse = counts.into_iter().map(|(i, v)| (i, (1.0 + v).ln())).collect();
-    sparse.sort_unstable_by_key(|(i, _)| *i);
-    let norm = sparse.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
+    hashed.sort_unstable_by_key(|(i, _)| *i);
+    let mut sparse: Sparse = Vec::with_capacity(hashed.len());
+    for (i, v) in hashed {
+        match sparse.last_mut() {
+            Some((last, total)) if *last == i => *total += v,
+            _ => sparse.push((i, v)),
+        }
+    }
+    let mut norm = 0.0f32;
+    for (_, v) in &mut sparse {
+        *v = (1.0 + *v).ln();
+        norm += *v * *v;
+    }
+    let norm = norm.sqrt();
     if norm > 0.0 {
         for (_, v) in &mut sparse {
             *v /= norm;
@@ -174,6 +196,19 @@ mod tests {
         assert!((norm - 1.0).abs() < 1e-5);
         assert!(a.windows(2).all(|w| w[0].0 < w[1].0), "indices ascending and unique");
         assert!(a.iter().all(|(i, _)| (*i as usize) < config.dimensions()));
+    }
+
+    #[test]
+    fn character_grams_are_cut_at_characters_not_bytes() {
+        // `é` is two bytes; a byte cut would hash half a letter.
+        let config = FeatureConfig { bigrams: false, amount: false, ..FeatureConfig::default() };
+        let x = features("café", None, &config);
+        let expected: std::collections::BTreeSet<u32> = ["^ca", "caf", "afé", "fé$", "^caf", "café", "afé$", "^café", "café$"]
+            .iter()
+            .map(|g| (fnv1a(&[b"c", g.as_bytes()]) & ((1 << config.bits) - 1)) as u32)
+            .chain([(fnv1a(&[b"w", "café".as_bytes()]) & ((1 << config.bits) - 1)) as u32])
+            .collect();
+        assert_eq!(x.iter().map(|(i, _)| *i).collect::<std::collections::BTreeSet<u32>>(), expected);
     }
 
     #[test]

@@ -184,6 +184,13 @@ pub struct Config {
     /// the guard against zip bombs.
     pub import_max_unpacked_bytes: u64,
 
+    /// A predicted category at or above this confidence is `ai_predicted`;
+    /// below it the transaction is `needs_review` (0 to 1).
+    pub category_review_threshold: f64,
+    /// How often the enrich job looks for a newer classifier in the
+    /// `models` table (`arus ml train` stores one), in milliseconds.
+    pub model_poll_ms: u64,
+
     pub log_format: LogFormat,
     /// `tracing` filter, e.g. `info,arus_lakehouse=debug`.
     pub log: String,
@@ -232,6 +239,8 @@ impl Default for Config {
             media_dir: PathBuf::new(),
             import_max_bytes: 50 << 20,
             import_max_unpacked_bytes: 1 << 30,
+            category_review_threshold: 0.7,
+            model_poll_ms: 10_000,
             log_format: LogFormat::Pretty,
             log: "info,buoyant_kernel=warn,deltalake_core=warn,datafusion=warn".into(),
         }
@@ -295,6 +304,12 @@ impl Config {
         }
         if self.import_max_bytes == 0 || self.import_max_unpacked_bytes == 0 {
             return fail("import_max_bytes and import_max_unpacked_bytes must be positive");
+        }
+        if !(0.0..=1.0).contains(&self.category_review_threshold) {
+            return fail("category_review_threshold must be between 0 and 1");
+        }
+        if self.model_poll_ms == 0 {
+            return fail("model_poll_ms must be positive");
         }
         if !matches!(self.embedded_broker_storage.as_str(), "sqlite" | "memory") {
             return fail("embedded_broker_storage must be `sqlite` or `memory`");

@@ -199,12 +199,105 @@ pub fn jakarta() -> FixedOffset {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransactionStatus {
-    /// Stored, waiting for the classifier.
+    /// Stored without a category (no classifier was available).
     PendingCategory,
-    /// Categorised by the model; the person has not confirmed it.
-    AiCategorized,
+    /// Categorised automatically (model or personal rule) with a confidence
+    /// at or above the review threshold.
+    AiPredicted,
+    /// Categorised automatically below the review threshold: the person is
+    /// asked to confirm.
+    NeedsReview,
     /// Category confirmed or corrected by the person.
     UserConfirmed,
+}
+
+impl TransactionStatus {
+    pub const ALL: [TransactionStatus; 4] =
+        [TransactionStatus::PendingCategory, TransactionStatus::AiPredicted, TransactionStatus::NeedsReview, TransactionStatus::UserConfirmed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransactionStatus::PendingCategory => "pending_category",
+            TransactionStatus::AiPredicted => "ai_predicted",
+            TransactionStatus::NeedsReview => "needs_review",
+            TransactionStatus::UserConfirmed => "user_confirmed",
+        }
+    }
+}
+
+/// Who chose a transaction's category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CategorySource {
+    /// The global classifier.
+    Model,
+    /// The person's own rule, learnt from their corrections for this merchant.
+    PersonalRule,
+    /// The person, by confirming or correcting it.
+    User,
+}
+
+impl CategorySource {
+    pub const ALL: [CategorySource; 3] = [CategorySource::Model, CategorySource::PersonalRule, CategorySource::User];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CategorySource::Model => "model",
+            CategorySource::PersonalRule => "personal_rule",
+            CategorySource::User => "user",
+        }
+    }
+}
+
+/// A person confirmed or corrected the category of a transaction.
+/// Published on [`crate::topics::TXN_FEEDBACK`], keyed by `user_id`; the
+/// enrich job marks the row `user_confirmed` and learns the person's rule,
+/// and `arus ml train` learns from the confirmed rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CategoryFeedback {
+    pub schema_version: u32,
+    /// Unique per correction.
+    pub id: String,
+    /// The owner of the transaction.
+    pub user_id: String,
+    pub transaction_id: String,
+    /// The transaction's partition (`YYYY-MM`, WIB), so the update touches one month.
+    pub month: String,
+    pub category_id: String,
+    /// What the transaction says, for the personal rule (its merchant) and retraining.
+    pub description: String,
+    #[serde(default)]
+    pub counterparty: Option<String>,
+    pub amount: i64,
+    /// What it was before, for measuring the classifier.
+    #[serde(default)]
+    pub previous_category_id: Option<String>,
+    #[serde(default)]
+    pub previous_source: Option<CategorySource>,
+    /// Who made the change (the owner, or an officer or admin acting for them).
+    pub actor_id: String,
+    /// `api` or `whatsapp`.
+    pub channel: String,
+    pub at: DateTime<Utc>,
+}
+
+impl CategoryFeedback {
+    /// Every reason this event cannot be applied; empty when valid.
+    pub fn validate(&self) -> Result<(), Vec<ValidationError>> {
+        let mut errors = Vec::new();
+        if let Err(e) = check_schema_version(self.schema_version) {
+            errors.push(e);
+        }
+        check_identifier("user_id", &self.user_id, 128, &mut errors);
+        check_identifier("transaction_id", &self.transaction_id, 64, &mut errors);
+        if crate::categories::by_id(&self.category_id).is_none() {
+            errors.push(ValidationError::new("category_id", "unknown_category", format!("{:?} is not a category", self.category_id)));
+        }
+        if self.month.len() != 7 || !self.month.is_char_boundary(4) || &self.month[4..5] != "-" {
+            errors.push(ValidationError::new("month", "invalid_month", "month must be YYYY-MM"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
 }
 
 /// A validated transaction: a row of the `transactions` Delta table
@@ -225,7 +318,8 @@ pub struct Transaction {
     pub counterparty: Option<String>,
     pub source: TxnSource,
     pub category_id: Option<String>,
-    /// Top class probability of the classifier, 0..=1.
+    /// How sure the category is, 0..=1: the classifier's calibrated top
+    /// probability, a personal rule's agreement, or 1 when the person chose it.
     pub category_confidence: Option<f64>,
     pub status: TransactionStatus,
     pub idempotency_key: String,
@@ -235,6 +329,15 @@ pub struct Transaction {
     /// Kafka partition and offset of the `TxnRaw` this row came from.
     pub source_partition: Option<i32>,
     pub source_offset: Option<i64>,
+    /// Who chose `category_id`.
+    #[serde(default)]
+    pub category_source: Option<CategorySource>,
+    /// Version of the classifier that predicted it (0: the built-in starting model).
+    #[serde(default)]
+    pub model_version: Option<i64>,
+    /// When the person confirmed or corrected the category.
+    #[serde(default)]
+    pub confirmed_at: Option<DateTime<Utc>>,
 }
 
 impl Transaction {
@@ -263,6 +366,9 @@ impl Transaction {
             ingested_at,
             source_partition: Some(partition),
             source_offset: Some(offset),
+            category_source: None,
+            model_version: None,
+            confirmed_at: None,
         }
     }
 }

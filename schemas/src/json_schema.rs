@@ -7,7 +7,7 @@ use schemars::{schema_for, JsonSchema};
 
 use crate::accounts::AccountEvent;
 use crate::audit::AuditRecord;
-use crate::events::{Alert, DeadLetter, Transaction, TxnRaw};
+use crate::events::{Alert, CategoryFeedback, DeadLetter, Transaction, TxnRaw};
 use crate::imports::ImportRequest;
 
 fn render<T: JsonSchema>() -> String {
@@ -27,6 +27,7 @@ pub fn documents() -> Vec<(&'static str, String)> {
         ("account_event.v1.json", render::<AccountEvent>()),
         ("audit_record.v1.json", render::<AuditRecord>()),
         ("import_request.v1.json", render::<ImportRequest>()),
+        ("category_feedback.v1.json", render::<CategoryFeedback>()),
     ]
 }
 

@@ -4,11 +4,13 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod categories;
 pub mod config;
 pub mod events;
 pub mod i18n;
 pub mod imports;
 pub mod json_schema;
+pub mod models;
 pub mod people;
 pub mod tables;
 pub mod topics;
@@ -20,8 +22,8 @@ pub use i18n::Lang;
 pub use imports::{ImportJob, ImportRequest, ImportStatus, StatementMappingRecord};
 pub use people::{Role, UserRecord};
 pub use events::{
-    Alert, AlertKind, DeadLetter, Severity, Transaction, TransactionStatus, TxnRaw, TxnSource,
-    ValidationError,
+    Alert, AlertKind, CategoryFeedback, CategorySource, DeadLetter, Severity, Transaction, TransactionStatus, TxnRaw,
+    TxnSource, ValidationError,
 };
 
 /// Version of every event type defined in this crate. A consumer accepts

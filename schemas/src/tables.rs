@@ -55,6 +55,11 @@ static TRANSACTIONS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         f("ingested_at", ts(), false),
         f("source_partition", DataType::Int32, true),
         f("source_offset", DataType::Int64, true),
+        // Added with the classifier; last, so tables made before it gain
+        // them as appended columns (see Lake::open_or_create).
+        f("category_source", DataType::Utf8, true),
+        f("model_version", DataType::Int64, true),
+        f("confirmed_at", ts(), true),
     ]))
 });
 
@@ -256,8 +261,36 @@ pub static STATEMENT_MAPPINGS: TableDef = TableDef {
     description: "the statement column mapping of each account (latest saved_at wins)",
 };
 
+static MODELS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("kind", DataType::Utf8, false),
+        f("version", DataType::Int64, false),
+        f("artifact_path", DataType::Utf8, false),
+        f("size_bytes", DataType::Int64, false),
+        f("sha256", DataType::Utf8, false),
+        f("labels", DataType::Utf8, false),
+        f("corpus_rows", DataType::Int64, false),
+        f("confirmed_rows", DataType::Int64, false),
+        f("heldout_accuracy", DataType::Float64, true),
+        f("heldout_macro_f1", DataType::Float64, true),
+        f("metrics", DataType::Utf8, false),
+        f("created_at", ts(), false),
+        f("created_by", DataType::Utf8, true),
+    ]))
+});
+
+/// Trained models ([`crate::models::ModelRecord`]): one row per version,
+/// the artifact stored under the lake root.
+pub static MODELS: TableDef = TableDef {
+    name: "models",
+    schema: &MODELS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &[],
+    description: "trained models, one row per version with its metrics and the path of its artifact (latest version wins)",
+};
+
 /// Every table the catalogue knows, in creation order.
-pub static ALL: &[&TableDef] = &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG, &IMPORT_JOBS, &STATEMENT_MAPPINGS];
+pub static ALL: &[&TableDef] = &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG, &IMPORT_JOBS, &STATEMENT_MAPPINGS, &MODELS];
 
 /// The table named `name`, if the catalogue has it.
 pub fn by_name(name: &str) -> Option<&'static TableDef> {
