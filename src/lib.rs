@@ -6,6 +6,7 @@ pub mod broker;
 pub mod demo;
 pub mod import;
 pub mod logging;
+pub mod ml;
 pub mod signals;
 pub mod up;
 pub mod users;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use arus::{bench, logging, signals, up, users};
+use arus::{bench, logging, ml, signals, up, users};
 use arus_lakehouse::Lake;
 use arus_schemas::Config;
 use clap::{Parser, Subcommand};
@@ -46,6 +46,9 @@ enum Command {
     /// People who sign in.
     #[command(subcommand)]
     User(UserCommand),
+    /// The transaction classifier: corpus, evaluation, training.
+    #[command(subcommand)]
+    Ml(MlCommand),
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -77,6 +80,18 @@ enum LakeCommand {
 enum UserCommand {
     /// Add a person with any role, e.g. the first admin: `arus user create --role admin --email … --name …`.
     Create(users::CreateArgs),
+}
+
+#[derive(Subcommand)]
+enum MlCommand {
+    /// Write the labelled corpus (train.csv) and the held-out split (heldout.csv, merchants training never shows).
+    Corpus(ml::CorpusArgs),
+    /// Train from scratch on part of any labelled CSV and score the rest: accuracy, macro-F1, per-class P/R, predictions/s.
+    Eval(ml::EvalArgs),
+    /// Retrain the global classifier from the corpus and every confirmed row; store it as the next version (running jobs pick it up).
+    Train(ml::TrainArgs),
+    /// List the stored classifier versions with their held-out scores.
+    Models,
 }
 
 #[derive(Subcommand)]
@@ -113,6 +128,16 @@ fn main() -> Result<()> {
         }
         Command::Openapi => {
             println!("{}", arus_serving::openapi::document().to_pretty_json()?);
+            Ok(())
+        }
+        Command::Ml(MlCommand::Corpus(args)) => ml::corpus(&args),
+        Command::Ml(MlCommand::Eval(args)) => {
+            let report = ml::eval(&args)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                ml::print_eval(&report);
+            }
             Ok(())
         }
         command => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(command, config)),
@@ -179,9 +204,46 @@ async fn run(command: Command, config: Config) -> Result<()> {
             }
             Ok(())
         }
+        Command::Ml(MlCommand::Train(args)) => {
+            let report = ml::train(&config, !args.no_eval, false).await?;
+            let r = &report.record;
+            println!(
+                "stored classifier version {} ({} labels, {} corpus rows, {} confirmed rows, {} bytes) in {:.1} s: models/{}",
+                r.version,
+                serde_json::from_str::<Vec<String>>(&r.labels).map_or(0, |l| l.len()),
+                r.corpus_rows,
+                r.confirmed_rows,
+                r.size_bytes,
+                report.training_seconds,
+                r.artifact_path
+            );
+            if let Some(e) = &report.heldout {
+                println!("held-out split (merchants never trained on): accuracy {:.4}, macro-F1 {:.4}, calibration error {:.4}", e.accuracy, e.macro_f1, e.calibration_error);
+            }
+            println!("running enrich jobs switch to it within {} ms", config.model_poll_ms);
+            Ok(())
+        }
+        Command::Ml(MlCommand::Models) => {
+            println!("{:>7}  {:<20}  {:>8}  {:>9}  {:>8}  {:>9}", "version", "created", "accuracy", "macro-F1", "confirmed", "bytes");
+            for r in ml::models(&config).await? {
+                let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.4}"));
+                println!(
+                    "{:>7}  {:<20}  {:>8}  {:>9}  {:>8}  {:>9}",
+                    r.version,
+                    r.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    f(r.heldout_accuracy),
+                    f(r.heldout_macro_f1),
+                    r.confirmed_rows,
+                    r.size_bytes
+                );
+            }
+            Ok(())
+        }
         Command::Bench(BenchCommand::Pipeline(args)) => bench::pipeline::run(config, args).await,
         Command::Bench(BenchCommand::Api(args)) => bench::api::run(config, args).await,
         Command::Bench(BenchCommand::Import(args)) => bench::import::run(config, args).await,
-        Command::Version | Command::Config(_) | Command::Openapi => unreachable!("handled before the runtime starts"),
+        Command::Version | Command::Config(_) | Command::Openapi | Command::Ml(MlCommand::Corpus(_) | MlCommand::Eval(_)) => {
+            unreachable!("handled before the runtime starts")
+        }
     }
 }

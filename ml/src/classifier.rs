@@ -14,6 +14,15 @@ use crate::metrics::{evaluate, Evaluation};
 use crate::rng::Rng;
 use crate::text::{features, FeatureConfig, Sparse};
 
+/// The text the classifier reads of a transaction: its description, and
+/// its counterparty when there is one.
+pub fn transaction_text<'a>(description: &'a str, counterparty: Option<&str>) -> std::borrow::Cow<'a, str> {
+    match counterparty {
+        Some(c) if !c.trim().is_empty() => format!("{description} {c}").into(),
+        _ => description.into(),
+    }
+}
+
 /// A labelled row.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Labelled<'a> {

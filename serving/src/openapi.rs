@@ -21,7 +21,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         api::auth::register, api::auth::login, api::auth::refresh, api::auth::logout, api::auth::me,
         api::users::list, api::users::get, api::users::update,
         api::accounts::list, api::accounts::create, api::accounts::get, api::accounts::update, api::accounts::delete,
-        api::transactions::create, api::transactions::list, api::transactions::get,
+        api::transactions::create, api::transactions::list, api::transactions::get, api::transactions::patch, api::transactions::list_categories,
         api::imports::create, api::imports::list, api::imports::get,
     ),
     components(schemas(ErrorBody, ErrorDetail, FieldError)),

@@ -31,7 +31,8 @@ impl Accounts {
 impl Job for Accounts {
     type Row = Account;
     const NAME: &'static str = NAME;
-    const SOURCE: &'static str = topics::ACCOUNT;
+    type Update = ();
+    const SOURCES: &'static [&'static str] = &[topics::ACCOUNT];
 
     fn table(&self) -> &'static TableDef {
         &tables::ACCOUNTS

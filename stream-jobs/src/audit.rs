@@ -27,7 +27,8 @@ impl AuditTrail {
 impl Job for AuditTrail {
     type Row = AuditRecord;
     const NAME: &'static str = NAME;
-    const SOURCE: &'static str = topics::AUDIT;
+    type Update = ();
+    const SOURCES: &'static [&'static str] = &[topics::AUDIT];
 
     fn table(&self) -> &'static TableDef {
         &tables::AUDIT_LOG

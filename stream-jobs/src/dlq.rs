@@ -29,7 +29,8 @@ impl DeadLetterSink {
 impl Job for DeadLetterSink {
     type Row = DeadLetter;
     const NAME: &'static str = NAME;
-    const SOURCE: &'static str = topics::DLQ;
+    type Update = ();
+    const SOURCES: &'static [&'static str] = &[topics::DLQ];
 
     fn table(&self) -> &'static TableDef {
         &tables::DLQ

@@ -1,5 +1,5 @@
-//! Streaming jobs of arus. Each job consumes one topic and materialises it
-//! into one Delta table exactly once through [`runner::run`], which owns the
+//! Streaming jobs of arus. Each job consumes its topics and materialises
+//! them into one Delta table exactly once through [`runner::run`], which owns the
 //! consume → decide → commit loop; a job only says what each message becomes
 //! ([`runner::Job::process`]).
 
@@ -21,7 +21,7 @@ pub const JOB_NAMES: &[&str] = &[enrich::NAME, dlq::NAME, accounts::NAME, audit:
 /// what it has and returns.
 pub async fn run_named(name: &str, config: &Config, shutdown: CancellationToken) -> Result<JobReport, JobError> {
     match name {
-        enrich::NAME => runner::run(enrich::Enrich::new(config), config, shutdown).await,
+        enrich::NAME => runner::run(enrich::Enrich::open(config, shutdown.clone()).await?, config, shutdown).await,
         dlq::NAME => runner::run(dlq::DeadLetterSink::new(config), config, shutdown).await,
         accounts::NAME => runner::run(accounts::Accounts::new(config), config, shutdown).await,
         audit::NAME => runner::run(audit::AuditTrail::new(config), config, shutdown).await,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use arus_lakehouse::kafka::{BorrowedMessage, Message};
-use arus_lakehouse::{plan_resume, Consumer, ExactlyOnceWriter, Kafka, KafkaClientError, Lake, LakeError, Producer, WriterSettings};
+use arus_lakehouse::{plan_resume, Consumer, ExactlyOnceWriter, Kafka, KafkaClientError, Lake, LakeError, Producer, UpdateSpec, WriterSettings};
 use arus_schemas::tables::TableDef;
 use arus_schemas::{topics, Config, DeadLetter};
 use deltalake::DeltaTable;
@@ -35,29 +35,37 @@ pub enum JobError {
 }
 
 /// What one message becomes.
-pub enum Outcome<R> {
+pub enum Outcome<R, U = ()> {
     /// A row for the job's table.
     Row(R),
+    /// A change to rows already in the job's table (see [`Job::update_spec`]).
+    Update(U),
     /// Nothing new: the same event was already written (same idempotency key).
     Duplicate,
     /// Refused: the dead letter goes to the DLQ topic.
     Dead(Box<DeadLetter>),
 }
 
-/// A job that materialises one topic into one table.
+/// A job that materialises topics into one table.
 pub trait Job: Send {
     type Row: Serialize + Send;
+    /// What [`Outcome::Update`] carries; `()` for jobs that only append.
+    type Update: Serialize + Send;
     /// Name of the job: consumer group suffix and `txn` app id prefix.
     const NAME: &'static str;
-    /// Topic it consumes (without the deployment prefix).
-    const SOURCE: &'static str;
+    /// Topics it consumes (without the deployment prefix).
+    const SOURCES: &'static [&'static str];
     /// Table it writes.
     fn table(&self) -> &'static TableDef;
+    /// How [`Outcome::Update`]s change rows; `None` for jobs that only append.
+    fn update_spec(&self) -> Option<UpdateSpec> {
+        None
+    }
     /// Rebuilds in-memory state (such as seen idempotency keys) from the table
     /// as committed; called after every restore of positions.
     fn restore_state(&mut self, table: &DeltaTable) -> impl std::future::Future<Output = Result<(), JobError>> + Send;
     /// Decides what `msg` becomes.
-    fn process(&mut self, msg: &BorrowedMessage<'_>) -> Outcome<Self::Row>;
+    fn process(&mut self, msg: &BorrowedMessage<'_>) -> Outcome<Self::Row, Self::Update>;
 }
 
 /// Counts of what a job did, logged on every commit and returned on shutdown.
@@ -66,6 +74,7 @@ pub struct JobReport {
     pub consumed: u64,
     pub skipped_already_written: u64,
     pub rows: u64,
+    pub updates: u64,
     pub duplicates: u64,
     pub dead_letters: u64,
     pub commits: u64,
@@ -80,7 +89,7 @@ struct Runner<J: Job> {
     kafka: Kafka,
     producer: Producer,
     dlq_topic: String,
-    writer: ExactlyOnceWriter<J::Row>,
+    writer: ExactlyOnceWriter<J::Row, J::Update>,
     cluster_id: Option<String>,
     /// Resumed partitions whose first message has not arrived yet, with the
     /// offset it must not exceed; empty (and free) in steady state.
@@ -94,11 +103,15 @@ struct Runner<J: Job> {
 /// and returns the counts.
 pub async fn run<J: Job>(job: J, config: &Config, shutdown: CancellationToken) -> Result<JobReport, JobError> {
     let kafka = Kafka::new(config)?;
-    let source = config.topic(J::SOURCE);
-    let consumer = kafka.consumer(&config.group(J::NAME), &[&source], config.consumer_mode)?;
+    let sources: Vec<String> = J::SOURCES.iter().map(|s| config.topic(s)).collect();
+    let source = sources.join(",");
+    let consumer = kafka.consumer(&config.group(J::NAME), &sources.iter().map(String::as_str).collect::<Vec<_>>(), config.consumer_mode)?;
     let producer = kafka.producer()?;
     let lake = Lake::new(config)?;
-    let writer = ExactlyOnceWriter::open(&lake, job.table(), J::NAME, WriterSettings::from_config(config)).await?;
+    let mut writer = ExactlyOnceWriter::open(&lake, job.table(), J::NAME, WriterSettings::from_config(config)).await?;
+    if let Some(spec) = job.update_spec() {
+        writer = writer.with_updates(spec)?;
+    }
     let cluster_id = {
         let kafka = kafka.clone();
         tokio::task::spawn_blocking(move || kafka.cluster_id(Duration::from_secs(5)))
@@ -191,6 +204,11 @@ impl<J: Job> Runner<J> {
                 self.report.rows += 1;
                 Some(row)
             }
+            Outcome::Update(update) => {
+                self.report.updates += 1;
+                self.writer.push_update(update, topic, partition, offset);
+                return;
+            }
             Outcome::Duplicate => {
                 self.report.duplicates += 1;
                 None
@@ -236,7 +254,10 @@ impl<J: Job> Runner<J> {
         let started = std::time::Instant::now();
         if let Some(flushed) = self.writer.flush().await? {
             self.report.commits += 1;
-            tracing::debug!(job = J::NAME, version = flushed.version, rows = flushed.rows, took_ms = started.elapsed().as_millis() as u64, "committed");
+            tracing::debug!(job = J::NAME, version = flushed.version, rows = flushed.rows, updates = flushed.updates, took_ms = started.elapsed().as_millis() as u64, "committed");
+            if flushed.updated_rows < flushed.updates {
+                tracing::warn!(job = J::NAME, updates = flushed.updates, matched = flushed.updated_rows, "some updates found no row to change (unknown ids, or several updates of one row)");
+            }
             if let Err(e) = consumer.commit_for_lag(&self.writer.committed_next_offsets()) {
                 tracing::debug!(job = J::NAME, error = %e, "lag commit failed (harmless)");
             }

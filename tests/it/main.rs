@@ -4,6 +4,7 @@
 //! the broker say so in their name.
 
 mod common;
+mod classifier;
 mod crash;
 mod dead_letters;
 mod imports;

@@ -37,7 +37,14 @@ async fn ten_thousand_events_become_ten_thousand_rows_with_broker() {
     }
     assert_eq!(ids, expected, "every produced event's id once, and nothing else");
     assert_eq!((report.rows, report.dead_letters, report.duplicates), (10_000, 0, 0));
-    assert_eq!(scalar(&session, "SELECT count(*) FROM transactions WHERE status = 'pending_category' AND category_id IS NULL").await, 10_000);
+    // Every row is categorised by the model, with a confidence, and marked
+    // for review or not by it.
+    let threshold = env.config.category_review_threshold;
+    let categorised = format!(
+        "SELECT count(*) FROM transactions WHERE category_source = 'model' AND category_id IS NOT NULL AND model_version = 0 \
+         AND ((status = 'ai_predicted' AND category_confidence >= {threshold}) OR (status = 'needs_review' AND category_confidence < {threshold}))"
+    );
+    assert_eq!(scalar(&session, &categorised).await, 10_000);
 }
 
 /// A stopped job resumes after the offsets in the Delta log: it neither

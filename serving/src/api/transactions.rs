@@ -1,11 +1,15 @@
 //! `/api/v1/transactions`: manual entry (published to Kafka, 202 with the id
 //! the row will have; visible after the enrich job's next commit), listing
-//! with filters and keyset pagination, and one transaction by id. Every read
-//! goes through [`Tables::scoped`](crate::rows::Tables::scoped).
+//! with filters and keyset pagination, one transaction by id, and a
+//! person's correction of its category (published to
+//! `arus.txn.feedback.v1`; the enrich job changes the row and learns the
+//! person's rule). Every read goes through
+//! [`Tables::scoped`](crate::rows::Tables::scoped).
 
 use arus_ingest::{Accepted, ManualEntry, SubmitError};
+use arus_schemas::categories::{self, Category};
 use arus_schemas::events::jakarta;
-use arus_schemas::{Lang, Transaction, TransactionStatus, TxnSource, ValidationError};
+use arus_schemas::{topics, CategoryFeedback, CategorySource, Lang, Transaction, TransactionStatus, TxnSource, ValidationError};
 use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::prelude::{col, lit, Expr};
@@ -44,9 +48,17 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Reje
     let get = warp::path!("transactions" / String)
         .and(warp::get())
         .and(authenticated(state.clone()))
-        .and(with_state(state))
+        .and(with_state(state.clone()))
         .and_then(get);
-    create.or(list).or(get)
+    let patch = warp::path!("transactions" / String)
+        .and(warp::patch())
+        .and(authenticated(state.clone()))
+        .and(json_body::<TransactionPatch>(state.config.http_max_body_bytes))
+        .and(lang())
+        .and(with_state(state.clone()))
+        .and_then(patch);
+    let categories = warp::path("categories").and(warp::path::end()).and(warp::get()).and(authenticated(state)).and_then(list_categories);
+    create.or(list).or(get).or(patch).or(categories)
 }
 
 #[utoipa::path(post, path = "/api/v1/transactions", operation_id = "create_transaction", tag = "transactions", security(("bearer" = [])), request_body = ManualEntry,
@@ -95,8 +107,14 @@ pub struct ListQuery {
     pub account_id: Option<String>,
     /// Category id.
     pub category: Option<String>,
-    /// `pending_category`, `ai_categorized` or `user_confirmed`.
+    /// `pending_category`, `ai_predicted`, `needs_review` or `user_confirmed`.
     pub status: Option<String>,
+    /// Who chose the category: `model`, `personal_rule` or `user`.
+    pub category_source: Option<String>,
+    /// Only rows whose category confidence is at least this (0 to 1).
+    pub min_confidence: Option<f64>,
+    /// Only rows whose category confidence is below this (0 to 1).
+    pub max_confidence: Option<f64>,
     /// `manual`, `csv`, `xlsx`, `ocr` or `whatsapp`.
     pub source: Option<String>,
     /// Case-insensitive text in the description or counterparty.
@@ -211,14 +229,31 @@ fn filters(query: &ListQuery) -> Result<(Vec<Expr>, MonthRange), Vec<ValidationE
         exprs.push(col("category_id").eq(lit(category.clone())));
     }
     if let Some(status) = &query.status {
-        match serde_json::from_value::<TransactionStatus>(serde_json::Value::String(status.clone())) {
-            Ok(_) => exprs.push(col("status").eq(lit(status.clone()))),
-            Err(_) => errors.push(ValidationError::with_param(
-                "status",
-                "not_one_of",
-                "status must be one of pending_category, ai_categorized, user_confirmed",
-                "pending_category, ai_categorized, user_confirmed",
-            )),
+        let known = TransactionStatus::ALL.map(TransactionStatus::as_str);
+        if known.contains(&status.as_str()) {
+            exprs.push(col("status").eq(lit(status.clone())));
+        } else {
+            let allowed = known.join(", ");
+            errors.push(ValidationError::with_param("status", "not_one_of", format!("status must be one of {allowed}"), allowed));
+        }
+    }
+    if let Some(source) = &query.category_source {
+        let known = CategorySource::ALL.map(CategorySource::as_str);
+        if known.contains(&source.as_str()) {
+            exprs.push(col("category_source").eq(lit(source.clone())));
+        } else {
+            let allowed = known.join(", ");
+            errors.push(ValidationError::with_param("category_source", "not_one_of", format!("category_source must be one of {allowed}"), allowed));
+        }
+    }
+    for (field, bound) in [("min_confidence", query.min_confidence), ("max_confidence", query.max_confidence)] {
+        match bound {
+            Some(b) if !(0.0..=1.0).contains(&b) => {
+                errors.push(ValidationError::with_param(field, "out_of_range", format!("{field} must be between 0 and 1"), "0–1"));
+            }
+            Some(b) if field == "min_confidence" => exprs.push(col("category_confidence").gt_eq(lit(b))),
+            Some(b) => exprs.push(col("category_confidence").lt(lit(b))),
+            None => {}
         }
     }
     if let Some(source) = &query.source {
@@ -328,6 +363,81 @@ pub(crate) async fn get(id: String, principal: Principal, state: State) -> Resul
     let rows: Vec<Transaction> = collect_rows(frame, "the transactions table").await?;
     let row = rows.into_iter().next().ok_or_else(|| ApiError::not_found("transaction"))?;
     Ok(warp::reply::json(&row).into_response())
+}
+
+/// A person's change to a transaction.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransactionPatch {
+    /// The right category: its id (`raw_materials`) or its name in
+    /// Indonesian or English (`Bahan Baku & Stok`, `bahan baku`).
+    pub category: String,
+}
+
+#[utoipa::path(patch, path = "/api/v1/transactions/{id}", operation_id = "correct_transaction", tag = "transactions", security(("bearer" = [])),
+    params(("id" = String, Path, description = "transaction id")), request_body = TransactionPatch,
+    responses(
+        (status = 202, description = "Queued: the transaction as it will read after the enrich job's next commit (`user_confirmed`); \
+            the person's next transactions with this merchant follow after two consistent corrections", body = Transaction),
+        (status = 403, description = "Analysts only read", body = ErrorBody),
+        (status = 404, description = "No such transaction in the caller's scope", body = ErrorBody),
+        (status = 422, description = "Unknown category", body = ErrorBody),
+        (status = 503, description = "The broker did not acknowledge; retry", body = ErrorBody),
+    ))]
+pub(crate) async fn patch(id: String, principal: Principal, body: TransactionPatch, lang: Lang, state: State) -> Result<warp::reply::Response, Rejection> {
+    principal.require_write()?;
+    let Some(category) = categories::find(&body.category) else {
+        let error = ValidationError::with_param(
+            "category",
+            "unknown_category",
+            format!("{:?} is not a category (GET /api/v1/categories lists them)", body.category),
+            &body.category,
+        );
+        return Err(ApiError::invalid(&[error], lang).into());
+    };
+    let scope = Scope::of(&principal, &state.auth);
+    let frame = state
+        .tables
+        .scoped(&scope, "transactions")
+        .await?
+        .filter(col("id").eq(lit(id)))
+        .and_then(|f| f.limit(0, Some(1)))
+        .map_err(|e| ApiError::unavailable("the transactions table", &e))?;
+    let rows: Vec<Transaction> = collect_rows(frame, "the transactions table").await?;
+    let mut row = rows.into_iter().next().ok_or_else(|| ApiError::not_found("transaction"))?;
+    let now = Utc::now();
+    let feedback = CategoryFeedback {
+        schema_version: arus_schemas::SCHEMA_VERSION,
+        id: uuid::Uuid::new_v4().to_string(),
+        user_id: row.user_id.clone(),
+        transaction_id: row.id.clone(),
+        month: row.month.clone(),
+        category_id: category.id.to_owned(),
+        description: row.description.clone(),
+        counterparty: row.counterparty.clone(),
+        amount: row.amount,
+        previous_category_id: row.category_id.clone(),
+        previous_source: row.category_source,
+        actor_id: principal.user_id.clone(),
+        channel: "api".into(),
+        at: now,
+    };
+    let topic = state.config.topic(topics::TXN_FEEDBACK);
+    state.producer.send_json(&topic, &row.user_id, &feedback).await.map_err(|e| {
+        ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, "the correction could not be queued; retry", &e)
+    })?;
+    row.category_id = Some(category.id.to_owned());
+    row.category_confidence = Some(1.0);
+    row.category_source = Some(CategorySource::User);
+    row.status = TransactionStatus::UserConfirmed;
+    row.confirmed_at = Some(now);
+    Ok(warp::reply::with_status(warp::reply::json(&row), StatusCode::ACCEPTED).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/categories", operation_id = "list_categories", tag = "transactions", security(("bearer" = [])),
+    responses((status = 200, description = "The default categories: id, group, Indonesian and English names", body = [Category])))]
+pub(crate) async fn list_categories(_principal: Principal) -> Result<warp::reply::Response, Rejection> {
+    Ok(warp::reply::json(&categories::DEFAULT).into_response())
 }
 
 /// `months` (newest first) in groups of 1, 2, 4, … months.
