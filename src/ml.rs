@@ -288,3 +288,53 @@ pub async fn models(config: &Config) -> Result<Vec<ModelRecord>> {
     let lake = Lake::new(config)?;
     Ok(ModelStore::open(&lake).await?.versions(CLASSIFIER).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(data: &Path) -> EvalArgs {
+        EvalArgs {
+            data: data.to_owned(),
+            text_col: "memo".into(),
+            label_col: "kind".into(),
+            amount_col: Some("value".into()),
+            test_fraction: 0.3,
+            seed: 7,
+            test: None,
+            json: true,
+        }
+    }
+
+    #[test]
+    fn any_labels_in_any_language_are_trained_and_scored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.csv");
+        let mut text = String::from("memo,kind,value\n");
+        let places = [("coffee at", "eating out", "-4.50"), ("lunch at", "eating out", "-12"), ("uber to", "travel", "-30"), ("train ticket", "travel", "-55")];
+        for i in 0..200 {
+            let (what, kind, value) = places[i % places.len()];
+            text.push_str(&format!("{what} place {i},{kind},{value}\n"));
+        }
+        text.push_str("no label here,,-1\n");
+        std::fs::write(&path, text).unwrap();
+        let report = eval(&args(&path)).unwrap();
+        assert_eq!((report.train_rows, report.test_rows, report.skipped_unlabelled, report.labels), (140, 60, 1, 2));
+        assert!(report.evaluation.accuracy > 0.95, "{}", report.evaluation.accuracy);
+        assert!(report.predictions_per_second > 0.0);
+        let labels: Vec<&str> = report.evaluation.per_class.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels, ["eating out", "travel"]);
+    }
+
+    #[test]
+    fn a_missing_column_or_a_bad_amount_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.csv");
+        std::fs::write(&path, "memo,kind\nx,y\n").unwrap();
+        let e = eval(&args(&path)).unwrap_err().to_string();
+        assert!(e.contains("no column \"value\"") && e.contains("memo, kind"), "{e}");
+        std::fs::write(&path, "memo,kind,value\nx,y,1\nz,w,lots\n").unwrap();
+        let e = eval(&args(&path)).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("lots"), "{e}");
+    }
+}

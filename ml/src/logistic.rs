@@ -19,7 +19,7 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { epochs: 12, learning_rate: 0.3, l2: 1e-6, seed: 42 }
+        TrainConfig { epochs: 12, learning_rate: 0.1, l2: 1e-6, seed: 42 }
     }
 }
 

@@ -9,7 +9,8 @@
 //!
 //! [`features`] hashes word unigrams and bigrams, character n-grams of each
 //! word (so `gacoan` still matches `gacoannn` or a new `mie` merchant) and
-//! the amount's direction and magnitude into a sparse, L2-normalised vector.
+//! the amount's direction and magnitude into a sparse vector of unit length
+//! (words and n-grams each contributing half).
 
 /// Words banks abbreviate, spelt out so that `TRSF` and `TRANSFER` meet.
 const SYNONYMS: &[(&str, &str)] = &[
@@ -106,15 +107,16 @@ pub fn features(text: &str, amount: Option<i64>, config: &FeatureConfig) -> Spar
     let mask = (1u64 << config.bits) - 1;
     // Hash into a list, then sort and merge repeats: cheaper than a map for
     // the hundred-odd features of a bank line.
-    let mut hashed: Vec<(u32, f32)> = Vec::with_capacity(words.len() * 12 + 4);
-    let mut add = |hash: u64, weight: f32| hashed.push(((hash & mask) as u32, weight));
+    // `(slot, count, is a character n-gram)`.
+    let mut hashed: Vec<(u32, f32, bool)> = Vec::with_capacity(words.len() * 12 + 4);
+    let mut add = |hash: u64, weight: f32, is_char: bool| hashed.push(((hash & mask) as u32, weight, is_char));
     let mut padded: Vec<u8> = Vec::with_capacity(64);
     let mut bounds: Vec<usize> = Vec::with_capacity(64);
     for (i, word) in words.iter().enumerate() {
-        add(fnv1a(&[b"w", word.as_bytes()]), 1.0);
+        add(fnv1a(&[b"w", word.as_bytes()]), 1.0, false);
         if config.bigrams {
             if let Some(next) = words.get(i + 1) {
-                add(fnv1a(&[b"b", word.as_bytes(), next.as_bytes()]), 1.0);
+                add(fnv1a(&[b"b", word.as_bytes(), next.as_bytes()]), 1.0, false);
             }
         }
         if config.char_min > 0 {
@@ -131,43 +133,48 @@ pub fn features(text: &str, amount: Option<i64>, config: &FeatureConfig) -> Spar
             let chars = bounds.len() - 1;
             for n in usize::from(config.char_min)..=usize::from(config.char_max) {
                 for start in 0..chars.saturating_sub(n - 1) {
-                    add(fnv1a(&[b"c", &padded[bounds[start]..bounds[start + n]]]), 0.5);
+                    add(fnv1a(&[b"c", &padded[bounds[start]..bounds[start + n]]]), 1.0, true);
                 }
             }
         }
     }
     if words.is_empty() {
-        add(fnv1a(&[b"empty"]), 1.0);
+        add(fnv1a(&[b"empty"]), 1.0, false);
     }
     if config.amount {
         if let Some(amount) = amount {
             let direction: &[u8] = if amount >= 0 { b"in" } else { b"out" };
             // Orders of magnitude: 10^3 (ribuan) … 10^9 (miliar).
             let magnitude = (amount.unsigned_abs().max(1) as f64).log10().floor() as u8;
-            add(fnv1a(&[b"dir", direction]), 1.0);
-            add(fnv1a(&[b"mag", direction, &[magnitude]]), 1.0);
+            add(fnv1a(&[b"dir", direction]), 1.0, false);
+            add(fnv1a(&[b"mag", direction, &[magnitude]]), 1.0, false);
         }
     }
-    hashed.sort_unstable_by_key(|(i, _)| *i);
-    let mut sparse: Sparse = Vec::with_capacity(hashed.len());
-    for (i, v) in hashed {
-        match sparse.last_mut() {
-            Some((last, total)) if *last == i => *total += v,
-            _ => sparse.push((i, v)),
+    // Words (and the amount) and character n-grams are two blocks, each
+    // scaled to unit length, as a union of two TF-IDF vectorisers would:
+    // the many n-grams of a line must not drown its few words.
+    let (mut words_block, mut chars_block) = (0.0f32, 0.0f32);
+    let mut merged: Vec<(u32, f32, bool)> = Vec::with_capacity(hashed.len());
+    hashed.sort_unstable_by_key(|(i, _, _)| *i);
+    for (i, v, is_char) in hashed {
+        match merged.last_mut() {
+            Some((last, total, _)) if *last == i => *total += v,
+            _ => merged.push((i, v, is_char)),
         }
     }
-    let mut norm = 0.0f32;
-    for (_, v) in &mut sparse {
+    for (_, v, is_char) in &mut merged {
         *v = (1.0 + *v).ln();
-        norm += *v * *v;
+        if *is_char { chars_block += *v * *v } else { words_block += *v * *v }
     }
-    let norm = norm.sqrt();
-    if norm > 0.0 {
-        for (_, v) in &mut sparse {
-            *v /= norm;
-        }
-    }
-    sparse
+    let (words_norm, chars_norm) = (words_block.sqrt(), chars_block.sqrt());
+    let blocks = if words_norm > 0.0 && chars_norm > 0.0 { std::f32::consts::FRAC_1_SQRT_2 } else { 1.0 };
+    merged
+        .into_iter()
+        .map(|(i, v, is_char)| {
+            let norm = if is_char { chars_norm } else { words_norm };
+            (i, if norm > 0.0 { v / norm * blocks } else { v })
+        })
+        .collect()
 }
 
 #[cfg(test)]
