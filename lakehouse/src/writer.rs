@@ -372,13 +372,6 @@ impl<T: Serialize, U: Serialize> ExactlyOnceWriter<T, U> {
             return Err(LakeError::Rows { table: name, reason: "updates were buffered but the writer has no update spec".into() });
         };
         let properties = self.commit_properties(positions);
-        if self.updates.is_empty() {
-            // Only dead letters from the update partitions: record positions.
-            let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None };
-            let committed = CommitBuilder::from(properties).build(Some(self.table.snapshot()?), self.table.log_store(), operation).await?;
-            self.table.update_incremental(Some(committed.version())).await?;
-            return Ok((committed.version(), 0));
-        }
         let batch = serde_arrow::to_record_batch(fields, &self.updates).map_err(|e| LakeError::Rows { table: name, reason: e.to_string() })?;
         // The last update of a key wins: MERGE refuses a target row matched twice.
         let batch = last_per_key(batch, spec.keys)?;
@@ -535,7 +528,7 @@ mod tests {
         writer.push_update(Category { id: "nobody".into(), month: rows[0].month.clone(), category_id: "x".into() }, "fb", 0, 3);
         let flushed = writer.flush().await.unwrap().unwrap();
         assert_eq!((flushed.rows, flushed.updates, flushed.updated_rows), (4, 4, 2));
-        // Positions-only update commits (e.g. dead letters from the feedback topic).
+        // A dead letter from the feedback topic: its position goes with the append commit.
         writer.push(None, "fb", 0, 4);
         writer.flush().await.unwrap().unwrap();
 
