@@ -51,7 +51,9 @@ pub struct Rule<'a> {
 /// The personal rules of everyone, learnt from corrections as they arrive.
 #[derive(Debug, Default, Clone)]
 pub struct PersonalRules {
-    taught: HashMap<(String, String), Taught>,
+    /// Person → merchant key → what they taught (nested, so a lookup
+    /// borrows its keys instead of building them).
+    taught: HashMap<String, HashMap<String, Taught>>,
 }
 
 impl PersonalRules {
@@ -66,7 +68,7 @@ impl PersonalRules {
         if key.is_empty() {
             return;
         }
-        let given = &mut self.taught.entry((user.to_owned(), key.to_owned())).or_default().given;
+        let given = &mut self.taught.entry(user.to_owned()).or_default().entry(key.to_owned()).or_default().given;
         given.retain(|(t, _)| t != transaction);
         given.push((transaction.to_owned(), category.to_owned()));
     }
@@ -77,7 +79,7 @@ impl PersonalRules {
         if key.is_empty() {
             return None;
         }
-        let given = &self.taught.get(&(user.to_owned(), key.to_owned()))?.given;
+        let given = &self.taught.get(user)?.get(key)?.given;
         let last = given.len().checked_sub(CORRECTIONS_FOR_A_RULE)?;
         let category = given[last].1.as_str();
         if !given[last..].iter().all(|(_, c)| c == category) {
@@ -87,9 +89,15 @@ impl PersonalRules {
         Some(Rule { category, agreement: agreeing as f32 / given.len() as f32 })
     }
 
+    /// True when `user` has corrected anything: else no rule can apply and
+    /// the merchant key need not be worked out.
+    pub fn knows(&self, user: &str) -> bool {
+        self.taught.contains_key(user)
+    }
+
     /// People × merchants with at least one correction.
     pub fn len(&self) -> usize {
-        self.taught.len()
+        self.taught.values().map(HashMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {

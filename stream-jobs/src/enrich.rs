@@ -126,8 +126,13 @@ impl Enrich {
 
     /// Fills the category of a new row: the person's rule, else the model.
     fn categorise(&self, t: &mut Transaction) {
-        let key = merchant_key(&t.description, t.counterparty.as_deref(), t.amount);
-        let (category, confidence, source) = match self.rules.lookup(&t.user_id, &key) {
+        // Most people have corrected nothing: no merchant key to work out.
+        let rule = if self.rules.knows(&t.user_id) {
+            self.rules.lookup(&t.user_id, &merchant_key(&t.description, t.counterparty.as_deref(), t.amount))
+        } else {
+            None
+        };
+        let (category, confidence, source) = match rule {
             Some(rule) => (rule.category.to_owned(), f64::from(rule.agreement), CategorySource::PersonalRule),
             None => {
                 let text = transaction_text(&t.description, t.counterparty.as_deref());

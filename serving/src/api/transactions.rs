@@ -228,22 +228,16 @@ fn filters(query: &ListQuery) -> Result<(Vec<Expr>, MonthRange), Vec<ValidationE
     if let Some(category) = &query.category {
         exprs.push(col("category_id").eq(lit(category.clone())));
     }
-    if let Some(status) = &query.status {
-        let known = TransactionStatus::ALL.map(TransactionStatus::as_str);
-        if known.contains(&status.as_str()) {
-            exprs.push(col("status").eq(lit(status.clone())));
-        } else {
-            let allowed = known.join(", ");
-            errors.push(ValidationError::with_param("status", "not_one_of", format!("status must be one of {allowed}"), allowed));
-        }
-    }
-    if let Some(source) = &query.category_source {
-        let known = CategorySource::ALL.map(CategorySource::as_str);
-        if known.contains(&source.as_str()) {
-            exprs.push(col("category_source").eq(lit(source.clone())));
-        } else {
-            let allowed = known.join(", ");
-            errors.push(ValidationError::with_param("category_source", "not_one_of", format!("category_source must be one of {allowed}"), allowed));
+    let statuses = TransactionStatus::ALL.map(TransactionStatus::as_str);
+    let sources = CategorySource::ALL.map(CategorySource::as_str);
+    for (field, value, known) in [("status", &query.status, &statuses[..]), ("category_source", &query.category_source, &sources[..])] {
+        match value {
+            Some(v) if known.contains(&v.as_str()) => exprs.push(col(field).eq(lit(v.clone()))),
+            Some(_) => {
+                let allowed = known.join(", ");
+                errors.push(ValidationError::with_param(field, "not_one_of", format!("{field} must be one of {allowed}"), allowed));
+            }
+            None => {}
         }
     }
     for (field, bound) in [("min_confidence", query.min_confidence), ("max_confidence", query.max_confidence)] {
@@ -352,7 +346,13 @@ pub(crate) async fn list(principal: Principal, query: ListQuery, lang: Lang, sta
         (status = 404, description = "No such transaction in the caller's scope", body = ErrorBody),
     ))]
 pub(crate) async fn get(id: String, principal: Principal, state: State) -> Result<warp::reply::Response, Rejection> {
-    let scope = Scope::of(&principal, &state.auth);
+    let row = one(&state, &principal, id).await?;
+    Ok(warp::reply::json(&row).into_response())
+}
+
+/// Transaction `id` if it is in the caller's scope, else 404.
+async fn one(state: &State, principal: &Principal, id: String) -> Result<Transaction, ApiError> {
+    let scope = Scope::of(principal, &state.auth);
     let frame = state
         .tables
         .scoped(&scope, "transactions")
@@ -361,8 +361,7 @@ pub(crate) async fn get(id: String, principal: Principal, state: State) -> Resul
         .and_then(|f| f.limit(0, Some(1)))
         .map_err(|e| ApiError::unavailable("the transactions table", &e))?;
     let rows: Vec<Transaction> = collect_rows(frame, "the transactions table").await?;
-    let row = rows.into_iter().next().ok_or_else(|| ApiError::not_found("transaction"))?;
-    Ok(warp::reply::json(&row).into_response())
+    rows.into_iter().next().ok_or_else(|| ApiError::not_found("transaction"))
 }
 
 /// A person's change to a transaction.
@@ -395,16 +394,7 @@ pub(crate) async fn patch(id: String, principal: Principal, body: TransactionPat
         );
         return Err(ApiError::invalid(&[error], lang).into());
     };
-    let scope = Scope::of(&principal, &state.auth);
-    let frame = state
-        .tables
-        .scoped(&scope, "transactions")
-        .await?
-        .filter(col("id").eq(lit(id)))
-        .and_then(|f| f.limit(0, Some(1)))
-        .map_err(|e| ApiError::unavailable("the transactions table", &e))?;
-    let rows: Vec<Transaction> = collect_rows(frame, "the transactions table").await?;
-    let mut row = rows.into_iter().next().ok_or_else(|| ApiError::not_found("transaction"))?;
+    let mut row = one(&state, &principal, id).await?;
     let now = Utc::now();
     let feedback = CategoryFeedback {
         schema_version: arus_schemas::SCHEMA_VERSION,
