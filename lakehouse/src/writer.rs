@@ -306,7 +306,7 @@ impl<T: Serialize, U: Serialize> ExactlyOnceWriter<T, U> {
         if !updated.is_empty() {
             (version, updated_rows) = self.apply_updates(&updated).await?;
         }
-        if version > 0 && version % self.settings.checkpoint_interval == 0 {
+        if version > 0 && version.is_multiple_of(self.settings.checkpoint_interval) {
             deltalake::checkpoints::create_checkpoint(&self.table, None).await?;
             tracing::debug!(table = self.def.name, version, "checkpoint written");
         }
