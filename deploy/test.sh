@@ -5,10 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-if ! command -v mold >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq build-essential pkg-config mold >/dev/null
-fi
+deploy/system-packages.sh
 deploy/kafka-dev.sh install
 deploy/pytools.sh
 

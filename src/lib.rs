@@ -7,6 +7,7 @@ pub mod demo;
 pub mod import;
 pub mod logging;
 pub mod ml;
+pub mod ocr;
 pub mod signals;
 pub mod up;
 pub mod users;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use arus::{bench, logging, ml, signals, up, users};
+use arus::{bench, logging, ml, ocr, signals, up, users};
 use arus_lakehouse::Lake;
 use arus_schemas::Config;
 use clap::{Parser, Subcommand};
@@ -49,6 +49,9 @@ enum Command {
     /// The transaction classifier: corpus, evaluation, training.
     #[command(subcommand)]
     Ml(MlCommand),
+    /// Receipt photos: read one, or score the reader on labelled receipts.
+    #[command(subcommand)]
+    Ocr(OcrCommand),
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -95,6 +98,14 @@ enum MlCommand {
 }
 
 #[derive(Subcommand)]
+enum OcrCommand {
+    /// Read one receipt photo: the lines with their confidence, then the fields.
+    Read(ocr::ReadArgs),
+    /// Score on labelled receipts: per-field exact-match accuracy, seconds per receipt (p50, p95).
+    Eval(ocr::EvalArgs),
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the effective configuration, secrets masked.
     Show,
@@ -137,6 +148,16 @@ fn main() -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 ml::print_eval(&report);
+            }
+            Ok(())
+        }
+        Command::Ocr(OcrCommand::Read(args)) => ocr::read(&args),
+        Command::Ocr(OcrCommand::Eval(args)) => {
+            let report = ocr::eval(&args)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                ocr::print_eval(&report);
             }
             Ok(())
         }
@@ -242,7 +263,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Bench(BenchCommand::Pipeline(args)) => bench::pipeline::run(config, args).await,
         Command::Bench(BenchCommand::Api(args)) => bench::api::run(config, args).await,
         Command::Bench(BenchCommand::Import(args)) => bench::import::run(config, args).await,
-        Command::Version | Command::Config(_) | Command::Openapi | Command::Ml(MlCommand::Corpus(_) | MlCommand::Eval(_)) => {
+        Command::Version | Command::Config(_) | Command::Openapi | Command::Ocr(_) | Command::Ml(MlCommand::Corpus(_) | MlCommand::Eval(_)) => {
             unreachable!("handled before the runtime starts")
         }
     }

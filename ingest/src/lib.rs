@@ -7,6 +7,7 @@ pub mod import;
 pub mod manual;
 pub mod media;
 pub mod money;
+pub mod ocr;
 pub mod statement;
 
 pub use manual::{Accepted, ManualConnector, ManualEntry, SubmitError};

@@ -1,0 +1,1 @@
+//! Handwritten and printed cash-book pages.
