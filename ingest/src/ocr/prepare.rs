@@ -270,6 +270,21 @@ fn skew(image: &GrayImage, level: u8) -> f32 {
 /// bright end of each tile is the paper there.
 fn uneven_lighting(image: &GrayImage) -> bool {
     let (w, h) = image.dimensions();
+    // Tiles of a dark scanner lid or table around the paper are not paper:
+    // paper is well above the darkest ink.
+    let level = {
+        let mut histogram = [0u64; 256];
+        for p in image.pixels().step_by(7) {
+            histogram[p.0[0] as usize] += 1;
+        }
+        let target = histogram.iter().sum::<u64>() / 50;
+        let mut seen = 0;
+        histogram.iter().position(|&n| {
+            seen += n;
+            seen > target
+        }).unwrap_or(0) as u8
+    }
+    .saturating_add(50);
     let tile = (w.max(h) / 8).max(32);
     let mut papers = Vec::new();
     for ty in (0..h).step_by(tile as usize) {
@@ -291,12 +306,14 @@ fn uneven_lighting(image: &GrayImage) -> bool {
                 seen += c;
                 seen > target
             }) {
-                papers.push(v as u8);
+                if v as u8 > level {
+                    papers.push(v as u8);
+                }
             }
         }
     }
     let (Some(&lo), Some(&hi)) = (papers.iter().min(), papers.iter().max()) else { return false };
-    hi as f32 > 1.5 * lo.max(1) as f32 && hi - lo > 60
+    hi as f32 > 1.6 * lo.max(1) as f32 && hi - lo > 70
 }
 
 #[cfg(test)]

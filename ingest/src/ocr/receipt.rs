@@ -458,6 +458,27 @@ static DATES: LazyLock<[Regex; 4]> = LazyLock::new(|| {
 
 static TIME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)(?:^|[^\d:])(?P<all>(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?(?:\s?(?P<ap>AM|PM))?)(?:[^\d:]|$)").expect("time"));
 
+/// OCR reads `0` as `O` and `1` as `I`, `l` or `|` in dates (`O1-Nov-2017`):
+/// such a letter between digits or date separators is read as the digit.
+fn digits_in_dates(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let numeric = |c: Option<&char>| c.is_some_and(|c| c.is_ascii_digit() || matches!(c, '/' | '-'));
+    let edge = |c: Option<&char>| c.is_none_or(|c| c.is_whitespace() || matches!(c, ':' | ','));
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let (before, after) = (if i > 0 { chars.get(i - 1) } else { None }, chars.get(i + 1));
+            let between = (numeric(before) || edge(before)) && numeric(after) || numeric(before) && (numeric(after) || edge(after));
+            match c {
+                'O' | 'o' | 'D' if between => '0',
+                'I' | 'l' | '|' if between => '1',
+                _ => c,
+            }
+        })
+        .collect()
+}
+
 fn year_of(text: &str) -> Option<i32> {
     let y: i32 = text.parse().ok()?;
     Some(if text.len() == 2 { 2000 + y } else { y })
@@ -468,7 +489,8 @@ fn year_of(text: &str) -> Option<i32> {
 fn date_and_time(rows: &[Row<'_>]) -> (Option<Field<NaiveDate>>, Option<Field<NaiveTime>>) {
     let mut dates: Vec<(usize, NaiveDate, String, f32)> = Vec::new();
     for (i, row) in rows.iter().enumerate() {
-        let text = row.line.text.as_str();
+        let text = digits_in_dates(&row.line.text);
+        let text = text.as_str();
         for (p, pattern) in DATES.iter().enumerate() {
             for c in pattern.captures_iter(text) {
                 let all = c.name("all").expect("all");
@@ -818,6 +840,8 @@ mod tests {
         assert_eq!(d("21 Des 2025"), Some(("2025-12-21".into(), "21 Des 2025".into())));
         assert_eq!(d("18:28 PM, 08 Apr 2019"), Some(("2019-04-08".into(), "08 Apr 2019".into())));
         assert_eq!(d("TEL 03-6258 0869"), None);
+        assert_eq!(d("O1-Nov-2017 11:20:04AM"), Some(("2017-11-01".into(), "01-Nov-2017".into())));
+        assert_eq!(d("Date: 2l/05/2018"), Some(("2018-05-21".into(), "21/05/2018".into())));
     }
 
     #[test]
