@@ -9,6 +9,7 @@ use crate::accounts::AccountEvent;
 use crate::audit::AuditRecord;
 use crate::events::{Alert, CategoryFeedback, DeadLetter, Transaction, TxnRaw};
 use crate::imports::ImportRequest;
+use crate::media::MediaUpload;
 
 fn render<T: JsonSchema>() -> String {
     let schema = schema_for!(T);
@@ -28,6 +29,7 @@ pub fn documents() -> Vec<(&'static str, String)> {
         ("audit_record.v1.json", render::<AuditRecord>()),
         ("import_request.v1.json", render::<ImportRequest>()),
         ("category_feedback.v1.json", render::<CategoryFeedback>()),
+        ("media_upload.v1.json", render::<MediaUpload>()),
     ]
 }
 

@@ -10,6 +10,7 @@ pub mod events;
 pub mod i18n;
 pub mod imports;
 pub mod json_schema;
+pub mod media;
 pub mod models;
 pub mod people;
 pub mod tables;
@@ -19,6 +20,7 @@ pub use accounts::{Account, AccountEvent, AccountFields, AccountKind, AccountOp}
 pub use audit::{AuditOutcome, AuditRecord};
 pub use config::Config;
 pub use i18n::Lang;
+pub use media::{MediaKind, MediaRecord, MediaStatus, MediaUpload};
 pub use imports::{ImportJob, ImportRequest, ImportStatus, StatementMappingRecord};
 pub use people::{Role, UserRecord};
 pub use events::{

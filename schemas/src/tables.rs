@@ -289,8 +289,50 @@ pub static MODELS: TableDef = TableDef {
     description: "trained models, one row per version with its metrics and the path of its artifact (latest version wins)",
 };
 
+static MEDIA_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("schema_version", DataType::Int32, false),
+        f("media_id", DataType::Utf8, false),
+        f("revision", DataType::Int64, false),
+        f("user_id", DataType::Utf8, false),
+        f("account_id", DataType::Utf8, true),
+        f("kind", DataType::Utf8, false),
+        f("detected_kind", DataType::Utf8, true),
+        f("status", DataType::Utf8, false),
+        f("media_path", DataType::Utf8, false),
+        f("file_name", DataType::Utf8, true),
+        f("size_bytes", DataType::Int64, false),
+        f("sha256", DataType::Utf8, false),
+        f("source", DataType::Utf8, false),
+        f("reply_to", DataType::Utf8, true),
+        f("fields", DataType::Utf8, true),
+        f("transactions", DataType::Utf8, true),
+        f("review_reasons", DataType::Utf8, true),
+        f("confidence", DataType::Float64, true),
+        f("ocr_text", DataType::Utf8, true),
+        f("engine", DataType::Utf8, true),
+        f("ocr_ms", DataType::Int64, true),
+        f("error_code", DataType::Utf8, true),
+        f("error", DataType::Utf8, true),
+        f("uploaded_at", ts(), false),
+        f("updated_at", ts(), false),
+        f("confirmed_by", DataType::Utf8, true),
+        f("source_partition", DataType::Int32, true),
+        f("source_offset", DataType::Int64, true),
+    ]))
+});
+
+/// Receipt and cash-book photos ([`crate::media::MediaRecord`]): one row per revision.
+pub static MEDIA: TableDef = TableDef {
+    name: "media",
+    schema: &MEDIA_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &[],
+    description: "receipt and cash-book photos: what OCR read, the transactions booked, one row per revision (latest revision wins)",
+};
+
 /// Every table the catalogue knows, in creation order.
-pub static ALL: &[&TableDef] = &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG, &IMPORT_JOBS, &STATEMENT_MAPPINGS, &MODELS];
+pub static ALL: &[&TableDef] = &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG, &IMPORT_JOBS, &STATEMENT_MAPPINGS, &MODELS, &MEDIA];
 
 /// The table named `name`, if the catalogue has it.
 pub fn by_name(name: &str) -> Option<&'static TableDef> {

@@ -6,6 +6,7 @@
 //! [`eval`] scores all of it on labelled receipts.
 
 pub mod amounts;
+pub mod booking;
 pub mod cashbook;
 pub mod engine;
 pub mod eval;
