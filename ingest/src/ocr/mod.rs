@@ -10,6 +10,7 @@ pub mod booking;
 pub mod cashbook;
 pub mod engine;
 pub mod eval;
+pub mod pool;
 pub mod prepare;
 pub mod receipt;
 pub mod vision;
