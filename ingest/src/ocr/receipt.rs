@@ -230,6 +230,12 @@ fn classify(words: &[String], text_upper: &str) -> Kind {
         if tax_word && (before == "TAX" || before == "GST" || matches!(after, "TAX" | "GST" | "PPN")) {
             return Kind::Tax;
         }
+        // `GST @6% included in total 0.71`, `TOTAL INCLUDES 6% GST 0.63`:
+        // the tax a total holds, not the total.
+        let tax_before = words[..i].iter().any(|w| matches!(w.as_str(), "PPN" | "PB1" | "PAJAK" | "TAX" | "GST" | "SST" | "VAT"));
+        if tax_word && (tax_before || words.iter().any(|w| matches!(w.as_str(), "INCLUDES" | "INCLUDED" | "TERMASUK"))) {
+            return Kind::Tax;
+        }
         // `JML LITER 22.10`, `TOTAL ITEM 3` were caught above as counts;
         // `TTL FOOD 645000`: a total of one kind of thing.
         if matches!(after, "FOOD" | "BEER" | "BEVERAGE" | "BEVERAGES" | "DRINK" | "DRINKS" | "MAKANAN" | "MINUMAN" | "LITER" | "LITRE") {
@@ -263,7 +269,12 @@ fn prepare(line: &Line) -> Row<'_> {
     let text = amounts::repair(&line.text);
     let words: Vec<String> = text.split(|c: char| c.is_whitespace() || matches!(c, ':' | '(' | ')' | '/' | '-' | '.' | ',' | '@' | '*' | '=')).map(keyword).filter(|w| !w.is_empty()).collect();
     let amounts = amounts::find(&text);
-    let kind = classify(&words, &text.to_uppercase());
+    let mut kind = classify(&words, &text.to_uppercase());
+    // A "rounding" line carrying a whole amount is the rounded total
+    // (`Rounding RM 37.45` after `Rounding Adjustment -0.01`).
+    if kind == Kind::Rounding && amounts.last().is_some_and(|f| f.amount.whole_units().abs() >= 1 && f.decimals > 0 || f.amount.whole_units().abs() >= 1000) {
+        kind = Kind::Total(3);
+    }
     Row { line, words, text, amounts, kind }
 }
 
@@ -700,6 +711,7 @@ fn total<'a>(rows: &'a [Row<'a>], receipt: &Receipt, value_of: &dyn Fn(usize) ->
         }
     }
     let rounding = amount(&receipt.rounding);
+    let rounding_line = rows.iter().position(|r| r.kind == Kind::Rounding);
     let values: Vec<Amount> = candidates.iter().map(|c| c.found.amount).collect();
     for c in &mut candidates {
         let v = c.found.amount;
@@ -720,6 +732,10 @@ fn total<'a>(rows: &'a [Row<'a>], receipt: &Receipt, value_of: &dyn Fn(usize) ->
             if values.iter().any(|o| o.plus(&r).same_value(&v)) {
                 c.score += 2.5;
             }
+        }
+        // After a rounding line the amount payable is the rounded one.
+        if rounding_line.is_some_and(|r| c.line > r) {
+            c.score += 1.0;
         }
         // A total larger than what was paid is unlikely (paid − change ≤ paid).
         if paid.is_some_and(|p| v.units4() > p.units4()) && change.is_some() {
@@ -807,6 +823,16 @@ mod tests {
         assert_eq!(r.total.as_ref().map(|t| t.text.as_str()), Some("177.20"));
         assert_eq!(r.rounding.map(|t| t.value.to_string()).as_deref(), Some("-0.02"));
         assert_eq!(r.currency.map(|c| c.value).as_deref(), Some("MYR"));
+    }
+
+    #[test]
+    fn after_rounding_the_rounded_total_counts_and_included_tax_is_tax() {
+        assert_eq!(total_of("Grand Total : 87.08\nRounding Adjustment: 7a\nNet Total : 87.10"), "87.10");
+        assert_eq!(total_of("Total Sales (Inclusive GST) RM 37.44\nRounding Adjustment RM -0.01\nRounding RM 37.45\nCHANGE RM .00"), "37.45");
+        let r = receipt("Total (incl GST) 70.30\nChange 9.00\nTOTAL INCLUDES 6% GST 3.98");
+        assert_eq!(r.total.map(|t| t.value.to_string()).as_deref(), Some("70.30"));
+        assert_eq!(r.tax.map(|t| t.value.to_string()).as_deref(), Some("3.98"));
+        assert_eq!(total_of("TOTAL INCL. GST@6% RM 12.50\nCASH RM 15.00\nCHANGE RM 2.50\nGST @6% included in total RM 0.71"), "12.50");
     }
 
     #[test]
