@@ -122,6 +122,8 @@ enum BenchCommand {
 }
 
 fn main() -> Result<()> {
+    // Before any thread exists (see the function).
+    arus_ingest::ocr::engine::limit_threads();
     let cli = Cli::parse();
     let (config, unknown) = Config::load(cli.config.as_deref())?;
     logging::init(&config);

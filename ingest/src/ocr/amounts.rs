@@ -77,8 +77,6 @@ pub struct Found {
     pub end: usize,
     /// ISO code of the currency written next to it.
     pub currency: Option<&'static str>,
-    /// Digits after the decimal mark as printed (0 for whole numbers).
-    pub decimals: u8,
     /// Whether thousands were grouped (`22.000`, `1,234.50`).
     pub grouped: bool,
 }
@@ -89,7 +87,7 @@ impl Found {
     /// numbers keep their marks.
     pub fn text_with_mark(&self, mark: char) -> String {
         let seps = self.text.chars().filter(|c| matches!(c, '.' | ',')).count();
-        if self.decimals == 2 && seps == 1 && !self.text.contains(mark) {
+        if self.amount.scale == 2 && seps == 1 && !self.text.contains(mark) {
             let other = if mark == '.' { ',' } else { '.' };
             return self.text.replacen(other, &mark.to_string(), 1);
         }
@@ -99,7 +97,7 @@ impl Found {
     /// Written the way money is (cents, grouped thousands or a currency),
     /// not a bare count like `10`.
     pub fn looks_like_money(&self) -> bool {
-        self.decimals > 0 || self.grouped || self.currency.is_some()
+        self.amount.scale > 0 || self.grouped || self.currency.is_some()
     }
 }
 
@@ -199,7 +197,6 @@ pub fn find(line: &str) -> Vec<Found> {
                 start,
                 end: num.end(),
                 currency: cur.and_then(|m| currency_code(m.as_str())),
-                decimals: amount.0.scale,
                 grouped: amount.1,
             });
         }

@@ -8,8 +8,9 @@
 //! whose Tesseract is not the one we link against.
 //!
 //! Tesseract's own OpenMP threads are limited to one (`OMP_THREAD_LIMIT`,
-//! set by [`limit_threads`] before the first engine starts): arus runs
-//! several engines side by side instead, one per worker.
+//! set by [`limit_threads`], which `arus`'s `main` calls before any other
+//! thread exists): arus runs several engines side by side instead, one per
+//! worker.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -70,18 +71,18 @@ pub trait Recognizer: Send {
     fn recognize(&mut self, image: &GrayImage) -> Result<Page, OcrError>;
 }
 
-/// Limits Tesseract's OpenMP threads to one per engine. Call before the
-/// first engine starts (OpenMP reads it once).
+/// Limits Tesseract's OpenMP threads to one per engine (OpenMP reads the
+/// variable once). Changing the environment is only sound while the
+/// process has a single thread: call it first thing in `main`.
 pub fn limit_threads() {
     if std::env::var_os("OMP_THREAD_LIMIT").is_none() {
-        // SAFETY: called at start-up, before any thread reads the environment.
+        // SAFETY: called by `main` before any other thread is started.
         unsafe { std::env::set_var("OMP_THREAD_LIMIT", "1") };
     }
 }
 
 /// Starts an engine of the given kind.
 pub fn open(kind: EngineKind, options: &EngineOptions) -> Result<Box<dyn Recognizer>, OcrError> {
-    limit_threads();
     Ok(match kind {
         EngineKind::Library => Box::new(Library::new(options)?),
         EngineKind::Cli => Box::new(Cli::new(options)?),
@@ -113,8 +114,7 @@ impl Library {
         let datapath = options.tessdata.as_ref().map(|p| p.to_string_lossy().into_owned());
         let mut api = tesseract::Tesseract::new(datapath.as_deref(), Some(&options.languages)).map_err(|e| OcrError::Init(e.to_string()))?;
         api.set_page_seg_mode(psm(options.psm));
-        // Receipts print numbers and words; no dictionary of preferred words.
-        api.set_variable("preserve_interword_spaces", "0").map_err(|e| OcrError::Init(e.to_string()))
+        Ok(api)
     }
 }
 

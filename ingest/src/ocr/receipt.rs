@@ -15,7 +15,7 @@
 
 use std::sync::LazyLock;
 
-use chrono::{Datelike, NaiveDate, NaiveTime};
+use chrono::{NaiveDate, NaiveTime};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -272,7 +272,7 @@ fn prepare(line: &Line) -> Row<'_> {
     let mut kind = classify(&words, &text.to_uppercase());
     // A "rounding" line carrying a whole amount is the rounded total
     // (`Rounding RM 37.45` after `Rounding Adjustment -0.01`).
-    if kind == Kind::Rounding && amounts.last().is_some_and(|f| f.amount.whole_units().abs() >= 1 && f.decimals > 0 || f.amount.whole_units().abs() >= 1000) {
+    if kind == Kind::Rounding && amounts.last().is_some_and(|f| f.amount.whole_units().abs() >= 1 && f.amount.scale > 0 || f.amount.whole_units().abs() >= 1000) {
         kind = Kind::Total(3);
     }
     Row { line, words, text, amounts, kind }
@@ -327,7 +327,7 @@ pub fn parse(page: &Page) -> Receipt {
 /// The mark most of the receipt's two-decimal amounts use.
 fn decimal_mark(rows: &[Row<'_>]) -> char {
     let (mut dots, mut commas) = (0, 0);
-    for f in rows.iter().flat_map(|r| &r.amounts).filter(|f| f.decimals == 2) {
+    for f in rows.iter().flat_map(|r| &r.amounts).filter(|f| f.amount.scale == 2) {
         let last = f.text.chars().rev().find(|c| matches!(c, '.' | ','));
         match last {
             Some('.') => dots += 1,
@@ -363,9 +363,9 @@ fn currency(rows: &[Row<'_>]) -> Option<Field<String>> {
     // No symbol: thousands grouped by threes with no cents is rupiah.
     let (mut grouped_whole, mut cents) = (0, 0);
     for f in rows.iter().flat_map(|r| &r.amounts) {
-        if f.decimals == 2 && !(f.grouped && f.amount.minor % 100 == 0 && f.text.contains(',') && f.text.contains('.')) {
+        if f.amount.scale == 2 && !(f.grouped && f.amount.minor % 100 == 0 && f.text.contains(',') && f.text.contains('.')) {
             cents += 1;
-        } else if f.grouped && f.decimals == 0 {
+        } else if f.grouped && f.amount.scale == 0 {
             grouped_whole += 1;
         }
     }
@@ -602,7 +602,7 @@ fn items(rows: &[Row<'_>]) -> Vec<Item> {
                     item.unit_price = Some(p);
                 }
             } else if let Some((j, name)) = pending_name.take() {
-                let q = row.amounts.first().filter(|f| row.amounts.len() >= 2 && f.decimals == 0 && f.amount.minor < 1000).map(|f| f.amount);
+                let q = row.amounts.first().filter(|f| row.amounts.len() >= 2 && f.amount.scale == 0 && f.amount.minor < 1000).map(|f| f.amount);
                 items.push(Item { name, quantity: q, unit_price: None, total: last.amount, confidence: row.line.confidence * 0.6, line: j as u32 });
             }
             continue;
@@ -757,11 +757,6 @@ fn total<'a>(rows: &'a [Row<'a>], receipt: &Receipt, value_of: &dyn Fn(usize) ->
     let (score, best) = best?;
     let certainty = (0.35 + 0.07 * score).min(0.99);
     Some(Field { value: best.found.amount, text: best.found.text.clone(), confidence: rows[best.line].line.confidence * certainty, line: Some(best.line as u32) })
-}
-
-/// The receipt's date as a `NaiveDate`'s year, for plausibility checks by callers.
-pub fn plausible_year(date: NaiveDate, today: NaiveDate) -> bool {
-    date.year() >= 2000 && date <= today + chrono::Duration::days(1)
 }
 
 #[cfg(test)]
