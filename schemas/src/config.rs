@@ -191,6 +191,34 @@ pub struct Config {
     /// `models` table (`arus ml train` stores one), in milliseconds.
     pub model_poll_ms: u64,
 
+    /// Largest photo an upload accepts, in bytes.
+    pub ocr_max_bytes: u64,
+    /// Largest photo read, in pixels (width × height); larger ones are
+    /// refused from their header, before decoding.
+    pub ocr_max_pixels: u64,
+    /// Photos read side by side by the `ocr` job (one Tesseract each).
+    pub ocr_workers: usize,
+    /// `lib` (Tesseract's library) or `cli` (the `tesseract` program).
+    pub ocr_engine: String,
+    /// Tesseract language models, `+`-joined.
+    pub ocr_languages: String,
+    /// Fields a booking rests on (total, date; a cash book's entries) at or
+    /// above this confidence count at once; below it the photo waits for
+    /// the person (`needs_review`).
+    pub ocr_review_threshold: f64,
+    /// A second reader for poorly read photos: empty (off), `ollama` or `gemini`.
+    pub ocr_vision: String,
+    /// The vision model's base URL (Ollama: `http://127.0.0.1:11434`;
+    /// Gemini: `https://generativelanguage.googleapis.com`).
+    pub ocr_vision_url: String,
+    pub ocr_vision_model: String,
+    /// Gemini's API key (or `ocr_vision_api_key_file`).
+    pub ocr_vision_api_key: Secret,
+    pub ocr_vision_api_key_file: String,
+    /// Ask the vision model when Tesseract's total or date is below this confidence.
+    pub ocr_vision_below: f64,
+    pub ocr_vision_timeout_ms: u64,
+
     pub log_format: LogFormat,
     /// `tracing` filter, e.g. `info,arus_lakehouse=debug`.
     pub log: String,
@@ -241,6 +269,19 @@ impl Default for Config {
             import_max_unpacked_bytes: 1 << 30,
             category_review_threshold: 0.7,
             model_poll_ms: 10_000,
+            ocr_max_bytes: 15 << 20,
+            ocr_max_pixels: 50_000_000,
+            ocr_workers: 1,
+            ocr_engine: "lib".into(),
+            ocr_languages: "ind+eng".into(),
+            ocr_review_threshold: 0.7,
+            ocr_vision: String::new(),
+            ocr_vision_url: String::new(),
+            ocr_vision_model: String::new(),
+            ocr_vision_api_key: Secret::default(),
+            ocr_vision_api_key_file: String::new(),
+            ocr_vision_below: 0.6,
+            ocr_vision_timeout_ms: 60_000,
             log_format: LogFormat::Pretty,
             log: "info,buoyant_kernel=warn,deltalake_core=warn,datafusion=warn".into(),
         }
@@ -310,6 +351,23 @@ impl Config {
         }
         if self.model_poll_ms == 0 {
             return fail("model_poll_ms must be positive");
+        }
+        if self.ocr_max_bytes == 0 || self.ocr_max_pixels == 0 || self.ocr_workers == 0 {
+            return fail("ocr_max_bytes, ocr_max_pixels and ocr_workers must be positive");
+        }
+        if !matches!(self.ocr_engine.as_str(), "lib" | "cli") {
+            return fail("ocr_engine must be `lib` or `cli`");
+        }
+        if !(0.0..=1.0).contains(&self.ocr_review_threshold) || !(0.0..=1.0).contains(&self.ocr_vision_below) {
+            return fail("ocr_review_threshold and ocr_vision_below must be between 0 and 1");
+        }
+        match self.ocr_vision.as_str() {
+            "" => {}
+            "ollama" | "gemini" if self.ocr_vision_url.is_empty() || self.ocr_vision_model.is_empty() => {
+                return fail("ocr_vision needs ocr_vision_url and ocr_vision_model");
+            }
+            "ollama" | "gemini" => {}
+            _ => return fail("ocr_vision must be empty, `ollama` or `gemini`"),
         }
         if !matches!(self.embedded_broker_storage.as_str(), "sqlite" | "memory") {
             return fail("embedded_broker_storage must be `sqlite` or `memory`");
