@@ -3,6 +3,11 @@
 //! (`RM15. 98`, `125 .000`). A separator followed by exactly three digits
 //! groups thousands; followed by one, two or four digits it is the decimal
 //! mark (receipts print unit prices to four places: `35.0000`).
+//!
+//! Not [`crate::money`]: that reader gives whole rupiah and refuses what is
+//! ambiguous; a receipt's amount keeps its printed scale (ringgit and sen,
+//! four-place unit prices) and its printed text (for the person and for
+//! scoring), and ambiguity is settled by the receipt's arithmetic instead.
 
 use std::sync::LazyLock;
 

@@ -66,3 +66,31 @@ impl OcrPool {
         answer.await.map_err(|_| ReadError::Ocr(OcrError::Recognize("the OCR engine stopped while reading".to_owned())))?
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ocr::prepare::ImageError;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pages_go_to_the_engines_and_answers_come_back() {
+        let pool = OcrPool::start(2, EngineKind::Library, &EngineOptions::default(), PrepareOptions::default()).expect("tesseract with ind+eng (deploy/system-packages.sh)");
+        assert_eq!(pool.size(), 2);
+        // More pages than engines at once: each gets its own answer.
+        let pages: Vec<Vec<u8>> = vec![Vec::new(), b"%PDF-1.7".to_vec(), Vec::new(), b"GIF89a".to_vec()];
+        let answers = futures::future::join_all(pages.into_iter().map(|p| pool.read(p))).await;
+        let codes: Vec<&str> = answers.iter().map(|a| a.as_ref().map(|_| "read").unwrap_or_else(|e| e.code())).collect();
+        assert_eq!(codes, vec!["empty", "not_an_image", "empty", "not_an_image"]);
+        assert!(matches!(answers[0], Err(ReadError::Image(ImageError::Empty))));
+        // A real receipt, when the dev data is there.
+        let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/receipts-sroie-dev/img/400.jpg");
+        match std::fs::read(&photo) {
+            Ok(bytes) => {
+                let reading = pool.read(bytes).await.expect("a readable receipt");
+                assert!(reading.page.lines.len() > 10, "{:?}", reading.page.text());
+                assert!(reading.page.text().to_uppercase().contains("TOTAL"));
+            }
+            Err(_) => eprintln!("skipping the receipt photo: {} is absent", photo.display()),
+        }
+    }
+}

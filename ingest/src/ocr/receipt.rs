@@ -313,14 +313,7 @@ pub fn parse(page: &Page) -> Receipt {
         }
     }
     receipt.items = items(&rows);
-    receipt.total = total(&rows, &receipt, &value_of).map(|mut t| {
-        if let Some(i) = t.line {
-            if let Some(f) = rows[i as usize].amounts.iter().find(|f| f.text == t.text) {
-                t.text = f.text_with_mark(mark);
-            }
-        }
-        t
-    });
+    receipt.total = total(&rows, &receipt, &value_of, mark);
     receipt
 }
 
@@ -341,20 +334,16 @@ fn decimal_mark(rows: &[Row<'_>]) -> char {
 /// The currency the amounts are in: a written symbol, or the notation.
 fn currency(rows: &[Row<'_>]) -> Option<Field<String>> {
     let mut counts: Vec<(&'static str, usize, usize)> = Vec::new();
+    let mut count = |code: &'static str, line: usize| match counts.iter_mut().find(|(c, _, _)| *c == code) {
+        Some(entry) => entry.1 += 1,
+        None => counts.push((code, 1, line)),
+    };
     for (i, row) in rows.iter().enumerate() {
-        for f in &row.amounts {
-            if let Some(code) = f.currency {
-                match counts.iter_mut().find(|(c, _, _)| *c == code) {
-                    Some(entry) => entry.1 += 1,
-                    None => counts.push((code, 1, i)),
-                }
-            }
+        for code in row.amounts.iter().filter_map(|f| f.currency) {
+            count(code, i);
         }
         if row.has("IDR") || row.has("RUPIAH") {
-            match counts.iter_mut().find(|(c, _, _)| *c == "IDR") {
-                Some(entry) => entry.1 += 1,
-                None => counts.push(("IDR", 1, i)),
-            }
+            count("IDR", i);
         }
     }
     if let Some((code, n, line)) = counts.iter().max_by_key(|(_, n, _)| *n) {
@@ -623,7 +612,7 @@ fn items(rows: &[Row<'_>]) -> Vec<Item> {
 }
 
 /// Chooses the total among what the lines propose; see the module documentation.
-fn total<'a>(rows: &'a [Row<'a>], receipt: &Receipt, value_of: &dyn Fn(usize) -> Option<(usize, &'a Found)>) -> Option<Field<Amount>> {
+fn total<'a>(rows: &'a [Row<'a>], receipt: &Receipt, value_of: &dyn Fn(usize) -> Option<(usize, &'a Found)>, mark: char) -> Option<Field<Amount>> {
     struct Candidate<'f> {
         found: &'f Found,
         line: usize,
@@ -691,7 +680,7 @@ fn total<'a>(rows: &'a [Row<'a>], receipt: &Receipt, value_of: &dyn Fn(usize) ->
         let best = candidates.iter().max_by(|a, b| a.score.total_cmp(&b.score).then(a.found.amount.units4().cmp(&b.found.amount.units4())));
         if let Some(best) = best {
             let certainty = (0.25 + 0.08 * best.score).min(0.7);
-            return Some(Field { value: best.found.amount, text: best.found.text.clone(), confidence: rows[best.line].line.confidence * certainty, line: Some(best.line as u32) });
+            return Some(Field { value: best.found.amount, text: best.found.text_with_mark(mark), confidence: rows[best.line].line.confidence * certainty, line: Some(best.line as u32) });
         }
         // Not printed anywhere: paid − change, surer when the items add up to it.
         let value = from_payment?;
@@ -756,7 +745,7 @@ fn total<'a>(rows: &'a [Row<'a>], receipt: &Receipt, value_of: &dyn Fn(usize) ->
     }
     let (score, best) = best?;
     let certainty = (0.35 + 0.07 * score).min(0.99);
-    Some(Field { value: best.found.amount, text: best.found.text.clone(), confidence: rows[best.line].line.confidence * certainty, line: Some(best.line as u32) })
+    Some(Field { value: best.found.amount, text: best.found.text_with_mark(mark), confidence: rows[best.line].line.confidence * certainty, line: Some(best.line as u32) })
 }
 
 #[cfg(test)]
