@@ -5,10 +5,12 @@
 #   (.cargo/config.toml); tesseract-ocr + its English and Indonesian models:
 #   receipt and cash-book OCR; libtesseract-dev, libleptonica-dev and
 #   libclang-dev: the tesseract crate's bindings are generated (bindgen) and
-#   linked against them.
+#   linked against them; fonts-dejavu-core: the receipt tests draw their
+#   receipts with it.
 set -euo pipefail
 packages=(build-essential pkg-config mold curl
-  tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind libtesseract-dev libleptonica-dev libclang-dev clang)
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind libtesseract-dev libleptonica-dev libclang-dev clang
+  fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -184,7 +184,7 @@ fn progress(len: usize) -> ProgressBar {
 /// `arus ocr eval`.
 pub fn eval(args: &EvalArgs) -> Result<EvalReport> {
     if let Some(dir) = &args.text_dir {
-        return Ok(eval_text(dir, args.misses)?);
+        return eval_text(dir, args.misses);
     }
     let dir = args.dir.as_ref().context("--dir or --text-dir")?;
     let cases = eval::sroie_cases(dir).map_err(anyhow::Error::msg)?;

@@ -8,6 +8,7 @@ pub mod manual;
 pub mod media;
 pub mod money;
 pub mod ocr;
+pub mod photos;
 pub mod statement;
 
 pub use manual::{Accepted, ManualConnector, ManualEntry, SubmitError};

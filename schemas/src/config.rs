@@ -280,7 +280,7 @@ impl Default for Config {
             ocr_vision_model: String::new(),
             ocr_vision_api_key: Secret::default(),
             ocr_vision_api_key_file: String::new(),
-            ocr_vision_below: 0.6,
+            ocr_vision_below: 0.7,
             ocr_vision_timeout_ms: 60_000,
             log_format: LogFormat::Pretty,
             log: "info,buoyant_kernel=warn,deltalake_core=warn,datafusion=warn".into(),

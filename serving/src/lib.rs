@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arus_ingest::import::{ImportError, Importer};
+use arus_ingest::photos::{PhotoError, Photos};
 use arus_ingest::ManualConnector;
 use arus_lakehouse::{Kafka, Lake, LakeError, LakeSession, Producer};
 use arus_schemas::Config;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub tables: Tables,
     pub manual: ManualConnector,
     pub importer: Importer,
+    pub photos: Photos,
     pub auth: AuthStore,
     pub keys: TokenKeys,
     pub throttle: LoginThrottle,
@@ -58,6 +60,8 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Import(#[from] ImportError),
+    #[error(transparent)]
+    Photos(#[from] PhotoError),
     #[error(transparent)]
     Keys(#[from] KeyError),
     #[error("cannot listen on {addr}: {source}")]
@@ -82,6 +86,7 @@ impl AppState {
             tables: Tables::new(session),
             manual,
             importer: Importer::open(config).await?,
+            photos: Photos::open(config).await?,
             auth,
             keys,
             throttle: LoginThrottle::new(config),

@@ -14,7 +14,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "arus API", description = "Money of Indonesian micro-businesses and households: transactions, accounts, statement imports, people. \
+    info(title = "arus API", description = "Money of Indonesian micro-businesses and households: transactions, accounts, statement imports, receipt photos, people. \
         Authenticate with `POST /api/v1/auth/login` and send `Authorization: Bearer <access_token>`. \
         Validation messages follow `Accept-Language` (`id` or `en`)."),
     paths(
@@ -23,6 +23,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         api::accounts::list, api::accounts::create, api::accounts::get, api::accounts::update, api::accounts::delete,
         api::transactions::create, api::transactions::list, api::transactions::get, api::transactions::patch, api::transactions::list_categories,
         api::imports::create, api::imports::list, api::imports::get,
+        api::receipts::create, api::receipts::list, api::receipts::get, api::receipts::image, api::receipts::confirm,
     ),
     components(schemas(ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth),
@@ -32,6 +33,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         (name = "accounts", description = "Bank accounts, e-wallets, cash"),
         (name = "transactions", description = "Money in and out"),
         (name = "imports", description = "Bank statement imports (CSV, XLSX, XLS)"),
+        (name = "receipts", description = "Receipt and cash-book photos: OCR, review, booking"),
     )
 )]
 pub struct ApiDoc;

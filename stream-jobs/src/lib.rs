@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 pub use runner::{JobError, JobReport};
 
 /// Jobs `arus job <name>` can run.
-pub const JOB_NAMES: &[&str] = &[enrich::NAME, dlq::NAME, accounts::NAME, audit::NAME, arus_ingest::import::JOB_NAME];
+pub const JOB_NAMES: &[&str] = &[enrich::NAME, dlq::NAME, accounts::NAME, audit::NAME, arus_ingest::import::JOB_NAME, arus_ingest::photos::JOB_NAME];
 
 /// Runs the job called `name` until `shutdown` is cancelled, then commits
 /// what it has and returns.
@@ -30,6 +30,12 @@ pub async fn run_named(name: &str, config: &Config, shutdown: CancellationToken)
         arus_ingest::import::JOB_NAME => {
             let r = arus_ingest::import::run_worker(config, shutdown).await?;
             Ok(JobReport { consumed: r.requests, rows: r.completed + r.failed, dead_letters: r.dead_letters, ..JobReport::default() })
+        }
+        // Reads receipt and cash-book photos and publishes their
+        // transactions (see arus_ingest::photos).
+        arus_ingest::photos::JOB_NAME => {
+            let r = arus_ingest::photos::run_worker(config, shutdown).await?;
+            Ok(JobReport { consumed: r.uploads, rows: r.parsed + r.needs_review + r.failed, dead_letters: r.dead_letters, ..JobReport::default() })
         }
         other => Err(JobError::UnknownJob(other.to_owned())),
     }

@@ -28,6 +28,8 @@ pub enum JobError {
     Lake(#[from] LakeError),
     #[error(transparent)]
     Import(#[from] arus_ingest::import::ImportError),
+    #[error(transparent)]
+    Photos(#[from] arus_ingest::photos::PhotoError),
     #[error("job {job}: {reason}")]
     State { job: &'static str, reason: String },
     #[error("job {job} gave up after {attempts} failed commits in a row: {last}")]

@@ -9,5 +9,6 @@ mod crash;
 mod dead_letters;
 mod imports;
 mod pipeline;
+mod receipts;
 mod serving;
 mod up_restart;

@@ -112,7 +112,10 @@ impl Library {
 
     fn start(options: &EngineOptions) -> Result<tesseract::Tesseract, OcrError> {
         let datapath = options.tessdata.as_ref().map(|p| p.to_string_lossy().into_owned());
-        let mut api = tesseract::Tesseract::new(datapath.as_deref(), Some(&options.languages)).map_err(|e| OcrError::Init(e.to_string()))?;
+        let api = tesseract::Tesseract::new(datapath.as_deref(), Some(&options.languages)).map_err(|e| OcrError::Init(e.to_string()))?;
+        // Its diagnostics ("Image too small to scale!!") go to stderr
+        // otherwise, between the job's structured log lines.
+        let mut api = api.set_variable("debug_file", "/dev/null").map_err(|e| OcrError::Init(e.to_string()))?;
         api.set_page_seg_mode(psm(options.psm));
         Ok(api)
     }

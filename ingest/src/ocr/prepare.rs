@@ -130,9 +130,14 @@ pub fn prepare(bytes: &[u8], options: &PrepareOptions) -> Result<Prepared, Image
     Ok(Prepared { image, original, scale, skew_degrees, binarized })
 }
 
-/// Sniffs, checks the declared size, decodes, applies the EXIF orientation
-/// and makes it gray.
-pub fn decode(bytes: &[u8], options: &PrepareOptions) -> Result<GrayImage, ImageError> {
+/// What can be told from the header alone, without decoding: a picture
+/// of a format we read, with pixels, not too large. Returns its size.
+pub fn inspect(bytes: &[u8], options: &PrepareOptions) -> Result<(u32, u32), ImageError> {
+    let (_, width, height) = open_decoder(bytes, options)?;
+    Ok((width, height))
+}
+
+fn open_decoder<'a>(bytes: &'a [u8], options: &PrepareOptions) -> Result<(impl ImageDecoder + 'a, u32, u32), ImageError> {
     if bytes.is_empty() {
         return Err(ImageError::Empty);
     }
@@ -140,8 +145,11 @@ pub fn decode(bytes: &[u8], options: &PrepareOptions) -> Result<GrayImage, Image
     if !matches!(format, image::ImageFormat::Jpeg | image::ImageFormat::Png | image::ImageFormat::WebP) {
         return Err(ImageError::NotAnImage);
     }
+    if format == image::ImageFormat::Jpeg && !jpeg_is_whole(bytes) {
+        return Err(ImageError::Corrupt("the JPEG data ends before its end-of-image marker".to_owned()));
+    }
     let reader = ImageReader::with_format(Cursor::new(bytes), format);
-    let mut decoder = reader.into_decoder().map_err(|e| ImageError::Corrupt(e.to_string()))?;
+    let decoder = reader.into_decoder().map_err(|e| ImageError::Corrupt(e.to_string()))?;
     let (width, height) = decoder.dimensions();
     if width == 0 || height == 0 {
         return Err(ImageError::NoPixels);
@@ -149,6 +157,23 @@ pub fn decode(bytes: &[u8], options: &PrepareOptions) -> Result<GrayImage, Image
     if width as u64 * height as u64 > options.max_pixels || width.max(height) > options.max_side {
         return Err(ImageError::TooLarge { width, height, max_pixels: options.max_pixels, max_side: options.max_side });
     }
+    Ok((decoder, width, height))
+}
+
+/// Whether a JPEG's last scan is followed by its end-of-image marker. The
+/// decoder fills a file cut short with grey and reports nothing, so an
+/// upload that stopped halfway would be read as half a receipt. (A marker
+/// cannot occur inside scan data, where a 0xFF byte is always followed by
+/// 0x00 or a restart marker.)
+fn jpeg_is_whole(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    last_scan.is_some_and(|at| bytes[at..].windows(2).any(|w| w == [0xFF, 0xD9]))
+}
+
+/// Sniffs, checks the declared size, decodes, applies the EXIF orientation
+/// and makes it gray.
+pub fn decode(bytes: &[u8], options: &PrepareOptions) -> Result<GrayImage, ImageError> {
+    let (mut decoder, width, height) = open_decoder(bytes, options)?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(options.max_side);
     limits.max_image_height = Some(options.max_side);
@@ -326,13 +351,19 @@ mod tests {
         out.into_inner()
     }
 
+    fn jpeg(image: &GrayImage) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        image.write_to(&mut out, image::ImageFormat::Jpeg).expect("jpeg");
+        out.into_inner()
+    }
+
     /// A page of dark bars of `height` px, like lines of text.
     fn page(width: u32, height: u32, char_height: u32) -> GrayImage {
         GrayImage::from_fn(width, height, |x, y| {
             let line = y / (char_height * 2);
             let in_line = y % (char_height * 2) < char_height;
-            let in_char = (x / (char_height * 2 / 3).max(1)) % 2 == 0;
-            Luma([if line % 2 == 0 && in_line && in_char && x > 10 && x < width - 10 { 20 } else { 235 }])
+            let in_char = (x / (char_height * 2 / 3).max(1)).is_multiple_of(2);
+            Luma([if line.is_multiple_of(2) && in_line && in_char && x > 10 && x < width - 10 { 20 } else { 235 }])
         })
     }
 
@@ -343,6 +374,9 @@ mod tests {
         assert_eq!(prepare(b"%PDF-1.7 not a picture", &options).unwrap_err(), ImageError::NotAnImage);
         let good = png(&page(300, 200, 12));
         assert!(matches!(prepare(&good[..good.len() / 2], &options).unwrap_err(), ImageError::Corrupt(_)));
+        let jpeg = jpeg(&page(300, 200, 12));
+        assert!(prepare(&jpeg, &options).is_ok());
+        assert!(matches!(prepare(&jpeg[..jpeg.len() * 2 / 3], &options).unwrap_err(), ImageError::Corrupt(_)), "a JPEG cut short");
         let blank = png(&GrayImage::from_pixel(300, 200, Luma([250])));
         assert_eq!(prepare(&blank, &options).unwrap_err(), ImageError::Blank);
     }

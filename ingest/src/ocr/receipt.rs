@@ -297,7 +297,7 @@ pub fn parse(page: &Page) -> Receipt {
         (next.letters() <= 3 && next.kind == Kind::Other).then(|| next.last_amount().map(|f| (i + 1, f))).flatten()
     };
     let first_of = |kind: fn(Kind) -> bool| rows.iter().enumerate().filter(|(_, r)| kind(r.kind)).find_map(|(i, _)| value_of(i));
-    let last_of = |kind: fn(Kind) -> bool| rows.iter().enumerate().filter(|(_, r)| kind(r.kind)).filter_map(|(i, _)| value_of(i)).last();
+    let last_of = |kind: fn(Kind) -> bool| rows.iter().enumerate().filter(|(_, r)| kind(r.kind)).rev().find_map(|(i, _)| value_of(i));
 
     receipt.subtotal = last_of(|k| k == Kind::Subtotal).map(|(i, f)| field(i, f, 0.9));
     receipt.tax = first_of(|k| k == Kind::Tax).filter(|(_, f)| f.amount.is_positive()).map(|(i, f)| field(i, f, 0.8));
@@ -442,7 +442,7 @@ fn clean_name(text: &str) -> String {
     }
     let joined = tokens.join(" ");
     let trimmed = joined.trim_matches(|c: char| !(c.is_alphanumeric() || matches!(c, ')' | '.' | '\'' | '&')));
-    trimmed.trim_start_matches(|c: char| matches!(c, ')' | '.')).trim().to_owned()
+    trimmed.trim_start_matches([')', '.']).trim().to_owned()
 }
 
 const MONTHS: &str = r"JAN(?:UARI|UARY)?|FEB(?:RUARI|RUARY)?|PEB(?:RUARI)?|MAR(?:ET|CH)?|APR(?:IL)?|MEI|MAY|JUN[IE]?|JUL[IY]?|AGU(?:STUS)?|AGT|AGS|AUG(?:UST)?|SEP(?:T(?:EMBER)?)?|OKT(?:OBER)?|OCT(?:OBER)?|NOV(?:EMBER)?|NOP(?:EMBER)?|DES(?:EMBER)?|DEC(?:EMBER)?";

@@ -6,6 +6,7 @@
 //! counts and rejected rows are read back here.
 
 use arus_ingest::import::{media_path, Importer, RejectedLine};
+use arus_ingest::media::{MediaError, MediaStore};
 use arus_ingest::statement::{sniff_format, BankChoice, ColumnMapping, StatementError};
 use arus_schemas::imports::{ImportJob, ImportRequest, ImportStatus};
 use arus_schemas::{AuditOutcome, Lang, ValidationError, SCHEMA_VERSION};
@@ -28,7 +29,7 @@ use crate::rows::Scope;
 use crate::State;
 
 /// Room for the form's other fields and boundaries around the file.
-const FORM_OVERHEAD: u64 = 256 * 1024;
+pub(crate) const FORM_OVERHEAD: u64 = 256 * 1024;
 /// Largest text field of the form (a column mapping).
 const FIELD_MAX: usize = 64 * 1024;
 
@@ -167,19 +168,19 @@ struct Fields {
     user_id: Option<String>,
 }
 
-struct Upload {
-    file_name: String,
-    size: u64,
-    sha256: String,
+pub(crate) struct Upload {
+    pub(crate) file_name: String,
+    pub(crate) size: u64,
+    pub(crate) sha256: String,
     /// The file's first bytes.
-    head: Vec<u8>,
+    pub(crate) head: Vec<u8>,
 }
 
-fn upload_error(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn upload_error(e: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(format!("the upload is not valid multipart/form-data: {e}"))
 }
 
-async fn text_field(part: warp::multipart::Part) -> Result<String, ApiError> {
+pub(crate) async fn text_field(part: warp::multipart::Part) -> Result<String, ApiError> {
     let name = part.name().to_owned();
     let mut value = Vec::new();
     let mut stream = part.stream();
@@ -193,6 +194,28 @@ async fn text_field(part: warp::multipart::Part) -> Result<String, ApiError> {
     String::from_utf8(value).map(|v| v.trim().to_owned()).map_err(|_| ApiError::bad_request(format!("the field {name} is not UTF-8 text")))
 }
 
+/// Streams a form's file part into `store` at `path` (at most `limit`
+/// bytes; past it the rest of the form is read out, so the client can send
+/// it all and hear why).
+pub(crate) async fn save_file_part(part: warp::multipart::Part, parts: &mut FormData, store: &MediaStore, path: &str, limit: u64, default_name: &str) -> Result<Upload, ApiError> {
+    let file_name = part.filename().map(sanitize_name).filter(|n| !n.is_empty()).unwrap_or_else(|| default_name.to_owned());
+    let body = part.stream().map_ok(|mut chunk| chunk.copy_to_bytes(chunk.remaining()));
+    let saved = store.save(path, body, limit).await;
+    if let Err(MediaError::TooLarge { .. }) = &saved {
+        // The body is at most `limit + FORM_OVERHEAD` (checked before reading).
+        while let Ok(Some(part)) = parts.try_next().await {
+            let mut rest = part.stream();
+            while let Some(Ok(_)) = rest.next().await {}
+        }
+    }
+    let stored = saved.map_err(|e| match e {
+        MediaError::TooLarge { limit } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the file is larger than {limit} bytes")),
+        MediaError::Upload(reason) => upload_error(reason),
+        other => ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, "the file could not be stored; retry", &other),
+    })?;
+    Ok(Upload { file_name, size: stored.size, sha256: stored.sha256, head: stored.head })
+}
+
 /// Reads the form, storing the file part at `path`; on any error the stored file is removed.
 async fn read_form(form: FormData, importer: &Importer, path: &str) -> Result<(Fields, Option<Upload>), ApiError> {
     let mut fields = Fields::default();
@@ -204,26 +227,7 @@ async fn read_form(form: FormData, importer: &Importer, path: &str) -> Result<(F
                 if upload.is_some() {
                     return Err(ApiError::bad_request("send one file per import"));
                 }
-                let file_name = part.filename().map(sanitize_name).filter(|n| !n.is_empty()).unwrap_or_else(|| "statement".to_owned());
-                let body = part.stream().map_ok(|mut chunk| chunk.copy_to_bytes(chunk.remaining()));
-                let saved = importer.media().save(path, body, importer.max_bytes()).await;
-                if let Err(arus_ingest::media::MediaError::TooLarge { .. }) = &saved {
-                    // The body is at most `import_max_bytes + FORM_OVERHEAD`
-                    // (checked before reading): read out the rest, so the
-                    // client can send it all and hear why.
-                    while let Ok(Some(part)) = parts.try_next().await {
-                        let mut rest = part.stream();
-                        while let Some(Ok(_)) = rest.next().await {}
-                    }
-                }
-                let stored = saved.map_err(|e| match e {
-                    arus_ingest::media::MediaError::TooLarge { limit } => {
-                        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the file is larger than {limit} bytes"))
-                    }
-                    arus_ingest::media::MediaError::Upload(reason) => upload_error(reason),
-                    other => ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, "the file could not be stored; retry", &other),
-                })?;
-                upload = Some(Upload { file_name, size: stored.size, sha256: stored.sha256, head: stored.head });
+                upload = Some(save_file_part(part, &mut parts, importer.media(), path, importer.max_bytes(), "statement").await?);
             }
             "account_id" => fields.account_id = Some(text_field(part).await?).filter(|v| !v.is_empty()),
             "bank" => fields.bank = Some(text_field(part).await?).filter(|v| !v.is_empty()),

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod imports;
+pub mod receipts;
 pub mod transactions;
 pub mod users;
 
@@ -20,7 +21,8 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl warp::Reply,), Error 
             .or(users::routes(state.clone()))
             .or(accounts::routes(state.clone()))
             .or(transactions::routes(state.clone()))
-            .or(imports::routes(state)),
+            .or(imports::routes(state.clone()))
+            .or(receipts::routes(state)),
     )
 }
 
