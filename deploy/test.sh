@@ -14,4 +14,7 @@ port=${ARUS_TEST_BROKER_PORT:-19392}
 trap 'deploy/kafka-dev.sh stop "$dir"; rm -rf "$dir"' EXIT
 export ARUS_KAFKA_BROKERS=$(deploy/kafka-dev.sh start "$port" memory "$dir")
 echo "test broker: $ARUS_KAFKA_BROKERS"
+# One OpenMP thread per Tesseract engine (libgomp reads this when the test
+# binaries load; `arus` sets it for itself, see ocr::engine::limit_threads).
+export OMP_THREAD_LIMIT=1
 cargo test --workspace --no-fail-fast -- --test-threads=2 "$@"

@@ -122,8 +122,10 @@ enum BenchCommand {
 }
 
 fn main() -> Result<()> {
-    // Before any thread exists (see the function).
-    arus_ingest::ocr::engine::limit_threads();
+    // Before anything else: may run the program again (see the function).
+    if let Err(e) = arus_ingest::ocr::engine::limit_threads() {
+        eprintln!("warning: could not restart with OMP_THREAD_LIMIT=1 ({e}); OCR will be slow. Set OMP_THREAD_LIMIT=1 in the environment.");
+    }
     let cli = Cli::parse();
     let (config, unknown) = Config::load(cli.config.as_deref())?;
     logging::init(&config);

@@ -86,7 +86,8 @@ pub struct Prepared {
 
 /// Decodes and prepares an upload; see the module documentation.
 pub fn prepare(bytes: &[u8], options: &PrepareOptions) -> Result<Prepared, ImageError> {
-    let gray = decode(bytes, options)?;
+    let mut gray = decode(bytes, options)?;
+    stretch_contrast(&mut gray);
     let original = gray.dimensions();
     // Measure the writing on a small copy.
     let (probe, probe_scale) = shrink(&gray, 1600);
@@ -186,6 +187,36 @@ pub fn decode(bytes: &[u8], options: &PrepareOptions) -> Result<GrayImage, Image
     })?;
     decoded.apply_orientation(orientation);
     Ok(decoded.to_luma8())
+}
+
+/// Makes the paper white and the darkest ink black. A faded thermal
+/// receipt (ink no darker than 176 of 255) otherwise defeats Tesseract's
+/// own thresholding and reads as nothing. Only on pages that are mostly
+/// bright paper: on a photo mostly of a dark table the median is the
+/// table, and clipping at it would erase the paper's text.
+fn stretch_contrast(image: &mut GrayImage) {
+    let mut histogram = [0u64; 256];
+    for p in image.pixels() {
+        histogram[p.0[0] as usize] += 1;
+    }
+    let total: u64 = histogram.iter().sum();
+    let percentile = |q: f64| {
+        let target = (total as f64 * q) as u64;
+        let mut seen = 0;
+        histogram.iter().position(|&n| {
+            seen += n;
+            seen > target
+        }).unwrap_or(255) as u8
+    };
+    let (ink, paper) = (percentile(0.005), percentile(0.5));
+    if paper < 150 || paper.saturating_sub(ink) < 24 || (ink == 0 && paper == 255) {
+        return;
+    }
+    let span = f32::from(paper - ink);
+    let map: Vec<u8> = (0..=255u8).map(|v| ((f32::from(v.saturating_sub(ink)) * 255.0 / span).round()).min(255.0) as u8).collect();
+    for p in image.pixels_mut() {
+        p.0[0] = map[p.0[0] as usize];
+    }
 }
 
 /// A copy whose longest side is at most `max_side`, and the factor used.
@@ -379,6 +410,19 @@ mod tests {
         assert!(matches!(prepare(&jpeg[..jpeg.len() * 2 / 3], &options).unwrap_err(), ImageError::Corrupt(_)), "a JPEG cut short");
         let blank = png(&GrayImage::from_pixel(300, 200, Luma([250])));
         assert_eq!(prepare(&blank, &options).unwrap_err(), ImageError::Blank);
+    }
+
+    #[test]
+    fn faded_ink_is_darkened_but_a_dark_table_is_left_alone() {
+        let faded = GrayImage::from_fn(200, 100, |x, y| Luma([if (x / 5 + y / 5) % 7 == 0 { 176 } else { 250 }]));
+        let mut stretched = faded.clone();
+        stretch_contrast(&mut stretched);
+        assert_eq!((stretched.get_pixel(0, 0).0[0], stretched.get_pixel(5, 0).0[0]), (0, 255));
+        // Mostly table (dark), a strip of paper with text: untouched.
+        let table = GrayImage::from_fn(200, 100, |x, _| Luma([if x < 150 { 60 } else if x % 4 == 0 { 120 } else { 230 }]));
+        let mut same = table.clone();
+        stretch_contrast(&mut same);
+        assert_eq!(same, table);
     }
 
     #[test]
