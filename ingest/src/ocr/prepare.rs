@@ -87,16 +87,19 @@ pub struct Prepared {
 /// Decodes and prepares an upload; see the module documentation.
 pub fn prepare(bytes: &[u8], options: &PrepareOptions) -> Result<Prepared, ImageError> {
     let mut gray = decode(bytes, options)?;
-    stretch_contrast(&mut gray);
     let original = gray.dimensions();
     // Measure the writing on a small copy.
-    let (probe, probe_scale) = shrink(&gray, 1600);
+    let (mut probe, mut probe_scale) = shrink(&gray, 1600);
+    if whiten_background(&mut gray, &probe, probe_scale) {
+        (probe, probe_scale) = shrink(&gray, 1600);
+    }
     let level = otsu_level(&probe);
     let ink = probe.pixels().filter(|p| p.0[0] <= level).count();
     if ink == 0 || contrast(&probe) < 24 {
         return Err(ImageError::Blank);
     }
     let char_height = median_char_height(&probe, level).map(|h| h / probe_scale);
+    stretch_faint_ink(&mut gray);
     let mut scale = char_height.map_or(1.0, |h| (options.char_height / h).clamp(0.25, 4.0));
     // Never hand the recogniser more than ~16 Mpx.
     let pixels = original.0 as f32 * original.1 as f32 * scale * scale;
@@ -189,12 +192,69 @@ pub fn decode(bytes: &[u8], options: &PrepareOptions) -> Result<GrayImage, Image
     Ok(decoded.to_luma8())
 }
 
-/// Makes the paper white and the darkest ink black. A faded thermal
-/// receipt (ink no darker than 176 of 255) otherwise defeats Tesseract's
-/// own thresholding and reads as nothing. Only on pages that are mostly
-/// bright paper: on a photo mostly of a dark table the median is the
-/// table, and clipping at it would erase the paper's text.
-fn stretch_contrast(image: &mut GrayImage) {
+/// Dark regions that touch the picture's edge and are large — a torn edge
+/// scanned against a black lid, the table under a photographed receipt —
+/// are not writing, but they decide a global threshold (Tesseract's and
+/// ours) between themselves and the paper, and faint print falls on the
+/// paper's side and disappears. They are painted the paper's colour
+/// (paper in a shadow is grey, not black, and keeps its writing).
+/// Returns whether anything was painted.
+fn whiten_background(gray: &mut GrayImage, probe: &GrayImage, probe_scale: f32) -> bool {
+    use imageproc::region_labelling::{connected_components, Connectivity};
+    let (pw, ph) = probe.dimensions();
+    let level = otsu_level(probe);
+    let dark = GrayImage::from_fn(pw, ph, |x, y| Luma([u8::from(probe.get_pixel(x, y).0[0] <= level) * 255]));
+    let labels = connected_components(&dark, Connectivity::Eight, Luma([0u8]));
+    // Per region: area, sum of brightness, whether it touches the edge.
+    let mut regions: std::collections::HashMap<u32, (u64, u64, bool)> = std::collections::HashMap::new();
+    for (x, y, label) in labels.enumerate_pixels() {
+        if label.0[0] != 0 {
+            let region = regions.entry(label.0[0]).or_insert((0, 0, false));
+            region.0 += 1;
+            region.1 += u64::from(probe.get_pixel(x, y).0[0]);
+            region.2 |= x == 0 || y == 0 || x == pw - 1 || y == ph - 1;
+        }
+    }
+    let min_area = u64::from(pw) * u64::from(ph) / 200;
+    let mut light: Vec<u8> = probe.pixels().map(|p| p.0[0]).filter(|&v| v > level).collect();
+    let paper = if light.is_empty() {
+        255
+    } else {
+        let middle = light.len() / 2;
+        *light.select_nth_unstable(middle).1
+    };
+    // Paper in a shadow is dark too, but grey, not black: it keeps its writing.
+    let black = u64::from(paper) / 3;
+    let background: std::collections::HashSet<u32> =
+        regions.iter().filter(|(_, &(area, sum, edge))| edge && area >= min_area && sum / area < black).map(|(&l, _)| l).collect();
+    if background.is_empty() {
+        return false;
+    }
+    // The mask, grown by a pixel so the region's blurred rim goes too.
+    let mut mask = vec![false; (pw * ph) as usize];
+    for (x, y, label) in labels.enumerate_pixels() {
+        if background.contains(&label.0[0]) {
+            for ny in y.saturating_sub(1)..=(y + 1).min(ph - 1) {
+                for nx in x.saturating_sub(1)..=(x + 1).min(pw - 1) {
+                    mask[(ny * pw + nx) as usize] = true;
+                }
+            }
+        }
+    }
+    for (x, y, p) in gray.enumerate_pixels_mut() {
+        let (px, py) = (((x as f32 * probe_scale) as u32).min(pw - 1), ((y as f32 * probe_scale) as u32).min(ph - 1));
+        if mask[(py * pw + px) as usize] {
+            p.0[0] = paper;
+        }
+    }
+    true
+}
+
+/// Makes faint print black on white paper. A faded thermal receipt (its
+/// darkest ink 176 of 255) otherwise defeats Tesseract's own thresholding
+/// and reads as nothing. Only faint print is stretched: on a well-printed
+/// page it changes nothing useful and clips the paper's grain into specks.
+fn stretch_faint_ink(image: &mut GrayImage) {
     let mut histogram = [0u64; 256];
     for p in image.pixels() {
         histogram[p.0[0] as usize] += 1;
@@ -209,7 +269,7 @@ fn stretch_contrast(image: &mut GrayImage) {
         }).unwrap_or(255) as u8
     };
     let (ink, paper) = (percentile(0.005), percentile(0.5));
-    if paper < 150 || paper.saturating_sub(ink) < 24 || (ink == 0 && paper == 255) {
+    if ink < 96 || paper < 150 || paper.saturating_sub(ink) < 24 {
         return;
     }
     let span = f32::from(paper - ink);
@@ -413,16 +473,27 @@ mod tests {
     }
 
     #[test]
-    fn faded_ink_is_darkened_but_a_dark_table_is_left_alone() {
+    fn faded_ink_is_darkened_and_good_print_left_alone() {
         let faded = GrayImage::from_fn(200, 100, |x, y| Luma([if (x / 5 + y / 5) % 7 == 0 { 176 } else { 250 }]));
         let mut stretched = faded.clone();
-        stretch_contrast(&mut stretched);
+        stretch_faint_ink(&mut stretched);
         assert_eq!((stretched.get_pixel(0, 0).0[0], stretched.get_pixel(5, 0).0[0]), (0, 255));
-        // Mostly table (dark), a strip of paper with text: untouched.
-        let table = GrayImage::from_fn(200, 100, |x, _| Luma([if x < 150 { 60 } else if x % 4 == 0 { 120 } else { 230 }]));
-        let mut same = table.clone();
-        stretch_contrast(&mut same);
-        assert_eq!(same, table);
+        let printed = GrayImage::from_fn(200, 100, |x, y| Luma([if (x / 5 + y / 5) % 7 == 0 { 30 } else { 240 }]));
+        let mut same = printed.clone();
+        stretch_faint_ink(&mut same);
+        assert_eq!(same, printed);
+    }
+
+    #[test]
+    fn a_black_edge_is_painted_paper_but_writing_is_not() {
+        // Paper with faint bars of "text", a black torn edge along the top.
+        let mut photo = GrayImage::from_fn(400, 300, |x, y| Luma([if y < 30 { 5 } else if (y / 10) % 3 == 0 && (x / 6) % 2 == 0 && x > 20 && x < 380 { 150 } else { 240 }]));
+        let (probe, scale) = shrink(&photo, 1600);
+        assert!(whiten_background(&mut photo, &probe, scale));
+        assert!(photo.get_pixel(200, 5).0[0] > 200, "the edge is paper now");
+        assert_eq!(photo.get_pixel(24, 60).0[0], 150, "the writing stays");
+        let (probe, scale) = shrink(&photo, 1600);
+        assert!(!whiten_background(&mut photo, &probe, scale), "nothing more to paint");
     }
 
     #[test]
