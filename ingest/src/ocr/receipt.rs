@@ -618,12 +618,26 @@ fn total<'a>(rows: &'a [Row<'a>], receipt: &Receipt, value_of: &dyn Fn(usize) ->
         line: usize,
         score: f32,
     }
+    // How this receipt writes money: with cents (`8.70`) when most of its
+    // amounts do. On such a receipt `70`, `10.0` or a stray `4` is a misread.
+    // (Rupiah receipts group thousands instead: `22.000`.)
+    let cents = rows.iter().flat_map(|r| &r.amounts).filter(|f| f.amount.scale == 2).count();
+    let thousands = rows.iter().flat_map(|r| &r.amounts).filter(|f| f.grouped && f.amount.scale == 0).count();
+    let in_cents = cents >= 3 && cents > 2 * thousands;
+    let misshapen = |f: &Found| in_cents && f.amount.scale != 2;
     let mut candidates: Vec<Candidate<'_>> = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         if let Kind::Total(strength) = row.kind {
-            if let Some((j, f)) = value_of(i) {
+            if let Some((j, mut f)) = value_of(i) {
+                // `RM 23.00 4`: the amount, not the speck after it.
+                if misshapen(f) {
+                    if let Some(g) = rows[j].amounts.iter().rev().find(|g| !misshapen(g) && g.amount.is_positive()) {
+                        f = g;
+                    }
+                }
                 if f.amount.is_positive() {
-                    candidates.push(Candidate { found: f, line: j, score: 3.0 * strength as f32 });
+                    let shape = if misshapen(f) { -3.0 } else { 0.0 };
+                    candidates.push(Candidate { found: f, line: j, score: 3.0 * strength as f32 + shape });
                 }
             }
         }
