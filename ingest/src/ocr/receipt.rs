@@ -271,8 +271,10 @@ fn prepare(line: &Line) -> Row<'_> {
     let amounts = amounts::find(&text);
     let mut kind = classify(&words, &text.to_uppercase());
     // A "rounding" line carrying a whole amount is the rounded total
-    // (`Rounding RM 37.45` after `Rounding Adjustment -0.01`).
-    if kind == Kind::Rounding && amounts.last().is_some_and(|f| f.amount.whole_units().abs() >= 1 && f.amount.scale > 0 || f.amount.whole_units().abs() >= 1000) {
+    // (`Rounding RM 37.45` after `Rounding Adjustment -0.01`); an
+    // adjustment is not, whatever OCR made of its `0.00`.
+    let adjustment = words.iter().any(|w| w.starts_with("ADJ"));
+    if kind == Kind::Rounding && !adjustment && amounts.last().is_some_and(|f| f.amount.whole_units().abs() >= 1 && f.amount.scale > 0 || f.amount.whole_units().abs() >= 1000) {
         kind = Kind::Total(3);
     }
     Row { line, words, text, amounts, kind }
@@ -636,7 +638,7 @@ fn total<'a>(rows: &'a [Row<'a>], receipt: &Receipt, value_of: &dyn Fn(usize) ->
                     }
                 }
                 if f.amount.is_positive() {
-                    let shape = if misshapen(f) { -3.0 } else { 0.0 };
+                    let shape = if misshapen(f) { -6.0 } else { 0.0 };
                     candidates.push(Candidate { found: f, line: j, score: 3.0 * strength as f32 + shape });
                 }
             }
@@ -706,9 +708,13 @@ fn total<'a>(rows: &'a [Row<'a>], receipt: &Receipt, value_of: &dyn Fn(usize) ->
 
     // What was paid, when the receipt's arithmetic says it is the total
     // and the total line says otherwise (its digits misread).
+    // So is an exact payment when every total line is misread.
+    let all_misread = candidates.iter().all(|c| misshapen(c.found));
     for (i, row) in rows.iter().enumerate() {
         if let (Kind::Paid(_), Some(f)) = (row.kind, row.last_amount()) {
-            if from_parts.is_some_and(|p| p.same_value(&f.amount)) && !candidates.iter().any(|c| c.found.amount.same_value(&f.amount)) {
+            let arithmetic = from_parts.is_some_and(|p| p.same_value(&f.amount));
+            let exact = all_misread && !misshapen(f) && change.is_none_or(|c| c.minor == 0);
+            if (arithmetic || exact) && !candidates.iter().any(|c| c.found.amount.same_value(&f.amount)) {
                 candidates.push(Candidate { found: f, line: i, score: 2.0 });
             }
         }
@@ -759,6 +765,14 @@ fn total<'a>(rows: &'a [Row<'a>], receipt: &Receipt, value_of: &dyn Fn(usize) ->
     }
     let (score, best) = best?;
     let certainty = (0.35 + 0.07 * score).min(0.99);
+    // `Total 31.47`, `Rounding -0.02`, then only cash and change: the
+    // amount paid is the rounded one, printed nowhere but proven by the change.
+    if let (Some(r), Some(p)) = (rounding.filter(|r| r.minor != 0), from_payment) {
+        if p.scale == 2 && best.found.amount.plus(&r).same_value(&p) && !candidates.iter().any(|c| c.found.amount.same_value(&p)) {
+            let text = if mark == ',' { p.to_string().replace('.', ",") } else { p.to_string() };
+            return Some(Field { value: p, text, confidence: rows[best.line].line.confidence * certainty * 0.9, line: Some(best.line as u32) });
+        }
+    }
     Some(Field { value: best.found.amount, text: best.found.text_with_mark(mark), confidence: rows[best.line].line.confidence * certainty, line: Some(best.line as u32) })
 }
 
@@ -826,6 +840,13 @@ mod tests {
     #[test]
     fn after_rounding_the_rounded_total_counts_and_included_tax_is_tax() {
         assert_eq!(total_of("Grand Total : 87.08\nRounding Adjustment: 7a\nNet Total : 87.10"), "87.10");
+        // Rounded, printed nowhere, proven by the change.
+        assert_eq!(total_of("Total Amount(incl. GST)   31.47\nRounding   -0.02\nCASH   50.00\nCHANGE   18.55"), "31.45");
+        // An adjustment misread as 9.00 is not a rounded total.
+        assert_eq!(total_of("Total   14.90\nRound Adj   9.00\nFinalTotal   14.90\nCASH   20.00\nCHANGE   5.10"), "14.90");
+        // On a receipt in cents, `&70` and a lone `30` are misreads.
+        assert_eq!(total_of("3 X 2.9000   8.70\nTotal Sales Inclusive GST @6%   8.70\nTotal   8.70\nRound Adj   0.00\nFinal Total   &70\nCASH   10.00\nCHANGE   1.30"), "8.70");
+        assert_eq!(total_of("Item A   48.40\nGST   2.90\nGrand Total RD 1 . 30\nCash   RM51.30"), "51.30");
         assert_eq!(total_of("Total Sales (Inclusive GST) RM 37.44\nRounding Adjustment RM -0.01\nRounding RM 37.45\nCHANGE RM .00"), "37.45");
         let r = receipt("Total (incl GST) 70.30\nChange 9.00\nTOTAL INCLUDES 6% GST 3.98");
         assert_eq!(r.total.map(|t| t.value.to_string()).as_deref(), Some("70.30"));
