@@ -378,30 +378,39 @@ static NOT_A_NAME: LazyLock<Regex> = LazyLock::new(|| {
 
 static REGISTRATION_TAIL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\s*[\(\[]?\s*(CO\.?\s*REG|ROC|REG|NO)?[\s.:]*\d{3,}[-\w]*\s*[\)\]]?\s*$").expect("registration pattern"));
 
-/// The merchant: a name-like line among the first ones, a line with a
-/// company word (`SDN BHD`, `PT`, `TOKO`, `RESTORAN`) preferred.
+/// The merchant: a name-like line among the first ones. A line with a
+/// legal form (`SDN BHD`, `PT …`, `CO.`) beats one with a business word
+/// (`TOKO`, `RESTORAN`, `COFFEE`), which beats a plain one; earlier lines
+/// and surer readings break ties. An address is never the name.
 fn merchant(rows: &[Row<'_>]) -> Option<Field<String>> {
-    let mut candidates = Vec::new();
+    let mut best: Option<(f32, usize, f32)> = None;
+    let mut seen = 0;
     for (i, row) in rows.iter().enumerate().take(10) {
         // The header ends where money begins.
         if i > 0 && (row.amounts.iter().any(Found::looks_like_money) || row.kind != Kind::Other) {
             break;
         }
-        let text = row.line.text.trim();
-        let name = clean_name(text);
+        let name = clean_name(&row.line.text);
         let chars = name.chars().filter(|c| !c.is_whitespace()).count();
         let letters = name.chars().filter(|c| c.is_alphabetic()).count();
-        if letters < 3 || (letters as f32) < 0.6 * chars as f32 || row.line.confidence < 0.45 {
+        let legal = LEGAL_FORM.is_match(&name) || LEADING_FORM.is_match(&name);
+        let business = COMPANY_SUFFIX.is_match(&name);
+        // A legal form is worth a poorer reading: its words can be repaired.
+        let least = if legal { 0.3 } else { 0.45 };
+        if letters < 3 || (letters as f32) < 0.6 * chars as f32 || row.line.confidence < least {
             continue;
         }
-        let company = COMPANY_SUFFIX.is_match(&name);
-        if NOT_A_NAME.is_match(&name) && (!company || name.contains(':')) {
+        if ADDRESS.is_match(&name) && !LEGAL_FORM.is_match(&name) || NOT_A_NAME.is_match(&name) && (!(legal || business) || name.contains(':')) {
             continue;
         }
-        candidates.push(i);
+        let (kind, certainty) = if legal { (3.0, 0.9) } else if business { (2.0, 0.8) } else { (0.0, 0.6) };
+        let score = kind + row.line.confidence - 0.5 * seen as f32;
+        seen += 1;
+        if best.is_none_or(|(s, _, _)| score > s) {
+            best = Some((score, i, certainty));
+        }
     }
-    let chosen = candidates.iter().take(4).copied().find(|&i| COMPANY_SUFFIX.is_match(&rows[i].line.text)).map(|i| (i, 0.9)).or_else(|| candidates.first().map(|&i| (i, 0.6)))?;
-    let (i, certainty) = chosen;
+    let (_, i, certainty) = best?;
     let mut name = clean_name(&rows[i].line.text);
     // `MPH BOOKSTORES` / `SDN BHD`: a legal form alone takes the line above.
     if i > 0 && LEGAL_FORM.find(&name).is_some_and(|m| m.start() == 0) && name.split_whitespace().count() <= 3 {
@@ -422,13 +431,50 @@ fn merchant(rows: &[Row<'_>]) -> Option<Field<String>> {
     Some(Field { value: name.clone(), text: name, confidence: rows[i].line.confidence * certainty, line: Some(i as u32) })
 }
 
-static LEGAL_FORM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(SDN\.?\s*BHD\.?|BHD\.?|S/B|LTD\.?|TBK\.?|PLT|LLP|INC\.?)(\s|$)").expect("legal form pattern"));
+/// `PT Sumber Alfaria Trijaya`, `CV Maju`: Indonesian legal forms lead.
+static LEADING_FORM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)^(PT|CV)\.?\s+\w").expect("leading legal form"));
+
+/// Words of a street address.
+static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(JALAN|JLN|JL|LOT|TAMAN|TMN|KAWASAN|BLOK|LORONG|PERSIARAN|LEBUH|LEVEL|FLOOR|FLR|TINGKAT|RUKO|KOMPLEK|KELURAHAN|KECAMATAN|KABUPATEN|STREET|ROAD|AVENUE)\b").expect("address pattern")
+});
+
+/// OCR's readings of `SDN BHD` (`SON BHD`, `SIN Bhd`, `Sdn Bha`, `BHO`).
+static LEGAL_FORM_MISREAD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:(?P<sdn>S[DOI0][NM]|5DN)(?P<sdot>\.?)(?P<gap>\s*))?(?P<bhd>BH[DOA0]|8HD|BND)(?P<dot>\.?)(?P<end>\s|\(|$)").expect("legal form misread")
+});
+
+/// Undoes OCR's slips in a name's legal form and letters read as digits
+/// inside words (`MR. D.1.Y.`).
+fn repair_name(text: &str) -> String {
+    let repaired = LEGAL_FORM_MISREAD.replace_all(text, |c: &regex::Captures<'_>| {
+        let group = |name: &str| c.name(name).map_or("", |m| m.as_str());
+        let (sdn, bhd) = if group("bhd").chars().any(char::is_lowercase) { ("Sdn", "Bhd") } else { ("SDN", "BHD") };
+        let prefix = if c.name("sdn").is_some() { format!("{sdn}{}{}", group("sdot"), if group("gap").is_empty() { "" } else { " " }) } else { String::new() };
+        format!("{prefix}{bhd}{}{}", group("dot"), group("end"))
+    });
+    repaired
+        .split(' ')
+        .map(|word| {
+            let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+            let digits = word.chars().filter(|c| c.is_ascii_digit()).count();
+            if letters >= 2 && digits == 1 && word.chars().any(|c| c == '.') {
+                word.replace('1', "I").replace('0', "O")
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+static LEGAL_FORM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(SDN\.?\s*BHD\.?|BHD\.?|S/B|LTD\.?|TBK\.?|PLT|LLP|INC\.?|CO\.)(\s|$)").expect("legal form pattern"));
 
 /// A printed name without registration numbers, stray marks and extra
 /// spaces: nothing after the legal form (`SDN BHD`, `TBK`), no leading or
 /// trailing specks OCR made of dirt.
 fn clean_name(text: &str) -> String {
-    let mut collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut collapsed = repair_name(&text.split_whitespace().collect::<Vec<_>>().join(" "));
     if let Some(end) = LEGAL_FORM.find_iter(&collapsed).last().map(|m| m.end()) {
         collapsed.truncate(end);
     }
@@ -452,7 +498,7 @@ const MONTHS: &str = r"JAN(?:UARI|UARY)?|FEB(?:RUARI|RUARY)?|PEB(?:RUARI)?|MAR(?
 static DATES: LazyLock<[Regex; 4]> = LazyLock::new(|| {
     [
         Regex::new(r"(?:^|[^\d])(?P<all>(?P<y>\d{4})[/\-.](?P<m>\d{1,2})[/\-.](?P<d>\d{1,2}))(?:[^\d]|$)").expect("ymd"),
-        Regex::new(r"(?:^|[^\d])(?P<all>(?P<d>\d{1,2})\s?[/\-.]\s?(?P<m>\d{1,2})\s?[/\-.]\s?(?P<y>\d{4}|\d{2}))(?:[^\d]|$)").expect("dmy"),
+        Regex::new(r"(?:^|[^\d])(?P<all>(?P<d>\d{1,2})\s?(?P<s1>[/\-.])\s?(?P<m>\d{1,2})\s?(?P<s2>[/\-.])\s?(?P<y>\d{4}|\d{2}))(?:[^\d]|$)").expect("dmy"),
         Regex::new(&format!(r"(?i)(?:^|[^\dA-Z])(?P<all>(?P<d>\d{{1,2}})[\s\-/.]?(?P<mon>{MONTHS})[\s\-/.,']*(?P<y>\d{{4}}|\d{{2}}))(?:[^\d]|$)")).expect("d mon y"),
         Regex::new(&format!(r"(?i)(?:^|[^A-Z])(?P<all>(?P<mon>{MONTHS})[\s.]+(?P<d>\d{{1,2}}),?\s+(?P<y>\d{{4}}))(?:[^\d]|$)")).expect("mon d, y"),
     ]
@@ -494,8 +540,12 @@ fn date_and_time(rows: &[Row<'_>]) -> (Option<Field<NaiveDate>>, Option<Field<Na
         let text = digits_in_dates(&row.line.text);
         let text = text.as_str();
         for (p, pattern) in DATES.iter().enumerate() {
-            for c in pattern.captures_iter(text) {
+            // Overlapping: `REG #19- 21/05/2018` first offers `19- 21/05`,
+            // which is no date, and the real one starts inside it.
+            let mut from = 0;
+            while let Some(c) = pattern.captures_at(text, from) {
                 let all = c.name("all").expect("all");
+                from = text[all.start()..].chars().next().map_or(text.len(), |ch| all.start() + ch.len_utf8());
                 let Some(y) = c.name("y").and_then(|m| year_of(m.as_str())) else { continue };
                 let d: u32 = c["d"].parse().unwrap_or(0);
                 let (m, mut certainty) = match c.name("mon") {
@@ -517,6 +567,10 @@ fn date_and_time(rows: &[Row<'_>]) -> (Option<Field<NaiveDate>>, Option<Field<Na
                     },
                     None => continue,
                 };
+                // `1- 25/05`: separators that differ are OCR's, or no date.
+                if c.name("s1").zip(c.name("s2")).is_some_and(|(a, b)| a.as_str() != b.as_str()) {
+                    certainty *= 0.5;
+                }
                 if row.has("DATE") || row.has("TANGGAL") || row.has("TGL") || row.has("TARIKH") || row.has("DATED") {
                     certainty = (certainty + 0.05_f32).min(1.0);
                 } else {
@@ -786,6 +840,25 @@ mod tests {
 
     fn total_of(text: &str) -> String {
         receipt(text).total.map(|t| t.value.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn merchant_names_are_repaired_and_addresses_are_not_names() {
+        let merchant = |text: &str| receipt(text).merchant.map(|m| m.value).unwrap_or_default();
+        assert_eq!(repair_name("MR. D.1.Y. (M) SON BHD"), "MR. D.I.Y. (M) SDN BHD");
+        assert_eq!(repair_name("Guardian Health And Beauty Sin Bhd"), "Guardian Health And Beauty Sdn Bhd");
+        assert_eq!(repair_name("AEON CO. (M) BHO (126926-H)"), "AEON CO. (M) BHD (126926-H)");
+        assert_eq!(repair_name("SKCA HARDWARE & TIMBER SDN. BHD."), "SKCA HARDWARE & TIMBER SDN. BHD.");
+        assert_eq!(repair_name("A1 MART"), "A1 MART");
+        let date = |text: &str| receipt(text).date.map(|d| d.value.to_string()).unwrap_or_default();
+        assert_eq!(date("ORD #94 -REG #19- 21/05/2018 11:59:48"), "2018-05-21");
+        assert_eq!(date("ORD #69 -REG #1- 25/05/2018 18:12:50"), "2018-05-25");
+        // A legal form beats a business word, which beats the first line.
+        assert_eq!(merchant("EIGHT OUNCE\nCOFFEE\nEIGHT OUNCE COFFEE CO. THE GARDENS MALL\nGST No. 002063339520"), "EIGHT OUNCE COFFEE CO.");
+        assert_eq!(merchant("AOL 12%\nGerbang Alaf Restaurants Sdn Bha\n(65351-M)\nLicensee of McDonald's"), "Gerbang Alaf Restaurants Sdn Bhd");
+        // `PT` inside an address is not a company.
+        assert_eq!(merchant("KFA SUPPLY\n( ROC : SA0416111-K )\n125A TINGKAT BAWAH PT 1961 JALAN MALINJA\nTAX INVOICE"), "KFA SUPPLY");
+        assert_eq!(merchant("PT Sumber Alfaria Trijaya Tbk\nJl. MH Thamrin No. 9"), "PT Sumber Alfaria Trijaya Tbk");
     }
 
     #[test]
