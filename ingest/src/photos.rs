@@ -623,10 +623,15 @@ enum Work {
     Read { upload: Box<MediaUpload>, at: (i32, i64), outcome: Box<Outcome> },
 }
 
-/// Reads `upload`'s photo unless its row says it was read already.
-async fn read_upload(photos: Photos, reader: Reader, upload: MediaUpload, at: (i32, i64)) -> Result<Work, PhotoError> {
-    if photos.latest(&upload.media_id).await?.is_some_and(|r| r.status.is_read()) {
-        return Ok(Work::Done { at });
+/// Reads `upload`'s photo unless its row says it was read already. Never
+/// fails: a table that cannot be read now is asked again when the outcome
+/// is recorded (with retries), and a photo that cannot be read is a
+/// `failed` outcome.
+async fn read_upload(photos: Photos, reader: Reader, upload: MediaUpload, at: (i32, i64)) -> Work {
+    if let Ok(Some(record)) = photos.latest(&upload.media_id).await {
+        if record.status.is_read() {
+            return Work::Done { at };
+        }
     }
     let (media, path, limit) = (photos.media().clone(), upload.media_path.clone(), photos.max_bytes());
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, MediaError> {
@@ -636,13 +641,13 @@ async fn read_upload(photos: Photos, reader: Reader, upload: MediaUpload, at: (i
         Ok(bytes)
     })
     .await
-    .map_err(|e| PhotoError::Internal(format!("reading the stored photo failed: {e}")))?;
+    .unwrap_or_else(|e| Err(MediaError::Io(std::io::Error::other(e.to_string()))));
     let outcome = match bytes {
         Ok(bytes) if bytes.len() as u64 > limit => Outcome::failed("too_large", format!("the photo is larger than {limit} bytes"), 0),
         Ok(bytes) => reader.read(&upload, bytes).await,
         Err(e) => Outcome::failed("missing_file", format!("the stored photo cannot be opened: {e}"), 0),
     };
-    Ok(Work::Read { upload: Box::new(upload), at, outcome: Box::new(outcome) })
+    Work::Read { upload: Box::new(upload), at, outcome: Box::new(outcome) }
 }
 
 /// The `ocr` job: reads every photo uploaded on the media topic, as many
@@ -662,13 +667,13 @@ pub async fn run_with(config: &Config, photos: Photos, reader: Reader, shutdown:
     let mut report = WorkerReport::default();
     // Reading overlaps on the engines; one more waits its turn so an engine never idles.
     let window = reader.engines() + 1;
-    let mut in_flight: FuturesOrdered<futures::future::BoxFuture<'static, Result<Work, PhotoError>>> = FuturesOrdered::new();
+    let mut in_flight: FuturesOrdered<futures::future::BoxFuture<'static, Work>> = FuturesOrdered::new();
     tracing::info!(job = JOB_NAME, %topic, engines = reader.engines(), vision = config.ocr_vision.as_str(), "ocr job started");
     loop {
         if consumer.take_assignment_changed() {
             // Finish what was read under the old assignment, then resume after the last photo finished.
             while let Some(work) = in_flight.next().await {
-                finish(&photos, &consumer, &topic, work?, &mut report).await?;
+                finish(&photos, &consumer, &topic, work, &mut report).await?;
             }
             let next = photos.resume_offsets().await?;
             let positions = consumer.assignment()?.into_iter().map(|(t, p)| ((t, p), next.get(&p).copied())).collect();
@@ -679,7 +684,7 @@ pub async fn run_with(config: &Config, photos: Photos, reader: Reader, shutdown:
             biased;
             _ = shutdown.cancelled() => break,
             Some(work) = in_flight.next(), if !in_flight.is_empty() => {
-                finish(&photos, &consumer, &topic, work?, &mut report).await?;
+                finish(&photos, &consumer, &topic, work, &mut report).await?;
             }
             _ = consumer.assignment_change() => continue,
             msg = consumer.recv(), if in_flight.len() < window => {
@@ -691,7 +696,7 @@ pub async fn run_with(config: &Config, photos: Photos, reader: Reader, shutdown:
                 report.uploads += 1;
                 match decode_upload(&msg) {
                     Ok(upload) => in_flight.push_back(Box::pin(read_upload(photos.clone(), reader.clone(), upload, at))),
-                    Err(letter) => in_flight.push_back(Box::pin(async move { Ok(Work::Dead { letter, at }) })),
+                    Err(letter) => in_flight.push_back(Box::pin(async move { Work::Dead { letter, at } })),
                 }
             }
         }
