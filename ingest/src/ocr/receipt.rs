@@ -384,7 +384,6 @@ static REGISTRATION_TAIL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\s
 /// and surer readings break ties. An address is never the name.
 fn merchant(rows: &[Row<'_>]) -> Option<Field<String>> {
     let mut best: Option<(f32, usize, f32)> = None;
-    let mut seen = 0;
     for (i, row) in rows.iter().enumerate().take(10) {
         // The header ends where money begins.
         if i > 0 && (row.amounts.iter().any(Found::looks_like_money) || row.kind != Kind::Other) {
@@ -404,8 +403,9 @@ fn merchant(rows: &[Row<'_>]) -> Option<Field<String>> {
             continue;
         }
         let (kind, certainty) = if legal { (3.0, 0.9) } else if business { (2.0, 0.8) } else { (0.0, 0.6) };
-        let score = kind + row.line.confidence - 0.5 * seen as f32;
-        seen += 1;
+        // Lines further down are less likely the name (a shop's name on
+        // top, its owning company under the address).
+        let score = kind + row.line.confidence - 0.25 * i as f32;
         if best.is_none_or(|(s, _, _)| score > s) {
             best = Some((score, i, certainty));
         }
