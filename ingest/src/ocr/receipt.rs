@@ -265,8 +265,40 @@ fn classify(words: &[String], text_upper: &str) -> Kind {
     Kind::Other
 }
 
-fn prepare(line: &Line) -> Row<'_> {
-    let text = amounts::repair(&line.text);
+/// The rows of one printed line: usually one, but a line that pairs two
+/// labels with two amounts across columns (`TOTAL SAVING: 0.00   TOTAL
+/// 6.85`, `CASH 50.00   CHANGE 27.00`) is two rows, so each amount keeps
+/// its own label.
+fn rows_of(line: &Line) -> Vec<Row<'_>> {
+    let whole = prepare(line, &line.text);
+    let segments: Vec<&str> = line.text.split("   ").map(str::trim).filter(|s| !s.is_empty()).collect();
+    if segments.len() < 4 {
+        return vec![whole];
+    }
+    // Groups of segments, each ending with one that ends in an amount.
+    let mut groups: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for segment in &segments {
+        if !current.is_empty() {
+            current.push_str("   ");
+        }
+        current.push_str(segment);
+        let found = amounts::find(&amounts::repair(segment));
+        if found.last().is_some_and(|f| f.end >= amounts::repair(segment).trim_end().len()) {
+            groups.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() || groups.len() < 2 {
+        return vec![whole];
+    }
+    let rows: Vec<Row<'_>> = groups.iter().map(|g| prepare(line, g)).collect();
+    let labelled = rows.iter().all(|r| r.text.chars().filter(|c| c.is_alphabetic()).count() >= 3);
+    let keyed = rows.iter().filter(|r| r.kind != Kind::Other).count();
+    if labelled && keyed >= 2 { rows } else { vec![whole] }
+}
+
+fn prepare<'a>(line: &'a Line, raw: &str) -> Row<'a> {
+    let text = amounts::repair(raw);
     let words: Vec<String> = text.split(|c: char| c.is_whitespace() || matches!(c, ':' | '(' | ')' | '/' | '-' | '.' | ',' | '@' | '*' | '=')).map(keyword).filter(|w| !w.is_empty()).collect();
     let amounts = amounts::find(&text);
     let mut kind = classify(&words, &text.to_uppercase());
@@ -274,7 +306,7 @@ fn prepare(line: &Line) -> Row<'_> {
     // (`Rounding RM 37.45` after `Rounding Adjustment -0.01`); an
     // adjustment is not, whatever OCR made of its `0.00`.
     let adjustment = words.iter().any(|w| w.starts_with("ADJ"));
-    if kind == Kind::Rounding && !adjustment && amounts.last().is_some_and(|f| f.amount.whole_units().abs() >= 1 && f.amount.scale > 0 || f.amount.whole_units().abs() >= 1000) {
+    if kind == Kind::Rounding && !adjustment && amounts.last().is_some_and(|f| f.amount.units4().abs() >= 10_000 && f.amount.scale > 0 || f.amount.whole_units().abs() >= 1000) {
         kind = Kind::Total(3);
     }
     Row { line, words, text, amounts, kind }
@@ -282,7 +314,28 @@ fn prepare(line: &Line) -> Row<'_> {
 
 /// Parses a receipt's page of text.
 pub fn parse(page: &Page) -> Receipt {
-    let rows: Vec<Row<'_>> = page.lines.iter().map(prepare).collect();
+    let mut origin = Vec::new();
+    let mut rows: Vec<Row<'_>> = Vec::new();
+    for (i, line) in page.lines.iter().enumerate() {
+        for row in rows_of(line) {
+            origin.push(i as u32);
+            rows.push(row);
+        }
+    }
+    let mut receipt = read_rows(&rows);
+    // Fields name the printed line, not the row.
+    let at = |line: &mut Option<u32>| *line = line.and_then(|l| origin.get(l as usize).copied());
+    macro_rules! remap {
+        ($($field:ident),*) => { $( if let Some(f) = receipt.$field.as_mut() { at(&mut f.line); } )* };
+    }
+    remap!(merchant, date, time, total, subtotal, tax, rounding, discount, service, paid, change, payment_method, currency);
+    for item in &mut receipt.items {
+        item.line = origin.get(item.line as usize).copied().unwrap_or(item.line);
+    }
+    receipt
+}
+
+fn read_rows(rows: &[Row<'_>]) -> Receipt {
     let mut receipt = Receipt { currency: currency(&rows), ..Receipt::default() };
     receipt.merchant = merchant(&rows);
     (receipt.date, receipt.time) = date_and_time(&rows);
@@ -917,9 +970,15 @@ mod tests {
         assert_eq!(total_of("Total Amount(incl. GST)   31.47\nRounding   -0.02\nCASH   50.00\nCHANGE   18.55"), "31.45");
         // An adjustment misread as 9.00 is not a rounded total.
         assert_eq!(total_of("Total   14.90\nRound Adj   9.00\nFinalTotal   14.90\nCASH   20.00\nCHANGE   5.10"), "14.90");
+        // Nor is a rounding of 0.92 (a misread 0.02) a total of one ringgit.
+        assert_eq!(total_of("Item   3.05\nItem   3.78\nROUNDING   0.92\nTOTAL   6.85\nCash   20.00\nCHANGE   13.15"), "6.85");
         // On a receipt in cents, `&70` and a lone `30` are misreads.
         assert_eq!(total_of("3 X 2.9000   8.70\nTotal Sales Inclusive GST @6%   8.70\nTotal   8.70\nRound Adj   0.00\nFinal Total   &70\nCASH   10.00\nCHANGE   1.30"), "8.70");
         assert_eq!(total_of("Item A   48.40\nGST   2.90\nGrand Total RD 1 . 30\nCash   RM51.30"), "51.30");
+        // Two label/amount pairs on one printed line stay apart.
+        let r = receipt("Samudra Bun 180g   3.05\nSiew Pak Choy   3.78\nTOTAL SAVING:   0.00   TOTAL   6.83\nCash   20.00   CHANGE   13.17");
+        assert_eq!((r.total.as_ref().map(|t| t.value.to_string()), r.total.and_then(|t| t.line)), (Some("6.83".to_owned()), Some(2)));
+        assert_eq!((r.paid.map(|p| p.value.to_string()), r.change.map(|c| c.value.to_string())), (Some("20.00".to_owned()), Some("13.17".to_owned())));
         assert_eq!(total_of("Total Sales (Inclusive GST) RM 37.44\nRounding Adjustment RM -0.01\nRounding RM 37.45\nCHANGE RM .00"), "37.45");
         let r = receipt("Total (incl GST) 70.30\nChange 9.00\nTOTAL INCLUDES 6% GST 3.98");
         assert_eq!(r.total.map(|t| t.value.to_string()).as_deref(), Some("70.30"));
