@@ -355,7 +355,8 @@ fn read_rows(rows: &[Row<'_>]) -> Receipt {
     let last_of = |kind: fn(Kind) -> bool| rows.iter().enumerate().filter(|(_, r)| kind(r.kind)).rev().find_map(|(i, _)| value_of(i));
 
     receipt.subtotal = last_of(|k| k == Kind::Subtotal).map(|(i, f)| field(i, f, 0.9));
-    receipt.tax = first_of(|k| k == Kind::Tax).filter(|(_, f)| f.amount.is_positive()).map(|(i, f)| field(i, f, 0.8));
+    // The first tax that is charged (a `TAX 0.00` line may come first).
+    receipt.tax = rows.iter().enumerate().filter(|(_, r)| r.kind == Kind::Tax).find_map(|(i, _)| value_of(i).filter(|(_, f)| f.amount.is_positive())).map(|(i, f)| field(i, f, 0.8));
     receipt.rounding = first_of(|k| k == Kind::Rounding).map(|(i, f)| field(i, f, 0.9));
     receipt.service = first_of(|k| k == Kind::Service).filter(|(_, f)| f.amount.is_positive()).map(|(i, f)| field(i, f, 0.8));
     receipt.discount = first_of(|k| k == Kind::Discount).map(|(i, f)| field(i, f, 0.7));
@@ -880,7 +881,8 @@ fn total<'a>(rows: &'a [Row<'a>], receipt: &Receipt, value_of: &dyn Fn(usize) ->
             return Some(Field { value: p, text, confidence: rows[best.line].line.confidence * certainty * 0.9, line: Some(best.line as u32) });
         }
     }
-    Some(Field { value: best.found.amount, text: best.found.text_with_mark(mark), confidence: rows[best.line].line.confidence * certainty, line: Some(best.line as u32) })
+    let printed = best.found.text_with_mark(mark);
+    Some(Field { value: best.found.amount, text: printed, confidence: rows[best.line].line.confidence * certainty, line: Some(best.line as u32) })
 }
 
 #[cfg(test)]
@@ -970,6 +972,9 @@ mod tests {
         assert_eq!(total_of("Total Amount(incl. GST)   31.47\nRounding   -0.02\nCASH   50.00\nCHANGE   18.55"), "31.45");
         // An adjustment misread as 9.00 is not a rounded total.
         assert_eq!(total_of("Total   14.90\nRound Adj   9.00\nFinalTotal   14.90\nCASH   20.00\nCHANGE   5.10"), "14.90");
+        // A misread total loses to cash and change when subtotal and tax
+        // (a zero tax line first, the real one in the summary) agree with them.
+        assert_eq!(total_of("SUB-TOTAL   103.77\nTAX   0.00\nTOTAL   110.60\nCASH   110.00\nCHANGE   0.00\nTAX TOTAL:   6.23"), "110.00");
         // Nor is a rounding of 0.92 (a misread 0.02) a total of one ringgit.
         assert_eq!(total_of("Item   3.05\nItem   3.78\nROUNDING   0.92\nTOTAL   6.85\nCash   20.00\nCHANGE   13.15"), "6.85");
         // On a receipt in cents, `&70` and a lone `30` are misreads.
