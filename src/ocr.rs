@@ -243,7 +243,7 @@ pub fn eval(args: &EvalArgs) -> Result<EvalReport> {
     Ok(EvalReport {
         layout: "sroie",
         receipts: n,
-        fields: vec![score("company", count(|r| r.company), n), score("date", count(|r| r.date), n), score("address", count(|r| r.address), n), score("total", count(|r| r.total), n)],
+        fields: vec![score("company", count(|r| r.company), n), score("date", count(|r| r.date), n), score("address", count(|r| r.address), n), score("total", count(|r| r.total), n), score("total amount", count(|r| r.total_amount), n)],
         seconds_p50: Some(eval::percentile(&seconds, 0.5)),
         seconds_p95: Some(eval::percentile(&seconds, 0.95)),
         seconds_mean: Some(seconds.iter().sum::<f64>() / n.max(1) as f64),
@@ -281,9 +281,9 @@ fn eval_text(dir: &std::path::Path, want_misses: bool) -> Result<EvalReport> {
 
 pub fn print_eval(report: &EvalReport) {
     println!("{} receipts ({} layout)", report.receipts, report.layout);
-    println!("{:<10} {:>9} {:>9}", "field", "exact", "accuracy");
+    println!("{:<13} {:>9} {:>9}", "field", "exact", "accuracy");
     for f in &report.fields {
-        println!("{:<10} {:>4}/{:<4} {:>8.1}%", f.field, f.correct, f.total, f.accuracy * 100.0);
+        println!("{:<13} {:>4}/{:<4} {:>8.1}%", f.field, f.correct, f.total, f.accuracy * 100.0);
     }
     if let (Some(p50), Some(p95), Some(mean)) = (report.seconds_p50, report.seconds_p95, report.seconds_mean) {
         println!("seconds per receipt: p50 {p50:.2}, p95 {p95:.2}, mean {mean:.2}");

@@ -78,6 +78,10 @@ pub struct SroieResult {
     pub company: bool,
     pub date: bool,
     pub total: bool,
+    /// The total's amount is the label's, whatever currency mark either has
+    /// (SROIE labels the same printed `RM 48.10` as `RM 48.10` on some
+    /// receipts and `48.10` on others).
+    pub total_amount: bool,
     pub address: bool,
     /// The reader's error, when it could not read the image.
     pub error: Option<String>,
@@ -100,9 +104,17 @@ pub fn score_sroie(case: &SroieCase, recognizer: &mut dyn Recognizer, options: &
         company: same_text(receipt.merchant.as_ref().map(|m| m.text.as_str()), &case.key.company),
         date: same_text(receipt.date.as_ref().map(|d| d.text.as_str()), &case.key.date),
         total: same_text(receipt.total.as_ref().map(|t| t.text.as_str()), &case.key.total),
+        total_amount: same_amount(receipt.total.as_ref().map(|t| t.value), &case.key.total),
         address,
         error,
         receipt,
+    }
+}
+
+fn same_amount(read: Option<Amount>, label: &str) -> bool {
+    match (read, super::amounts::find(&super::amounts::repair(label)).as_slice()) {
+        (Some(read), [one]) => read.same_value(&one.amount),
+        _ => false,
     }
 }
 
@@ -235,6 +247,14 @@ mod tests {
         assert!(same_text(Some(" Sin Thye & Company "), "SIN THYE & COMPANY"));
         assert!(!same_text(Some("SIN THYE & CO"), "SIN THYE & COMPANY"));
         assert!(!same_text(None, "X"));
+    }
+
+    #[test]
+    fn amounts_compare_without_currency_marks() {
+        assert!(same_amount(Some(Amount { minor: 1250, scale: 2 }), "RM 12.50"));
+        assert!(same_amount(Some(Amount { minor: 4370, scale: 2 }), "43.7"));
+        assert!(!same_amount(Some(Amount { minor: 1250, scale: 2 }), "12.00"));
+        assert!(!same_amount(None, "12.50"));
     }
 
     #[test]
