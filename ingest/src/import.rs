@@ -673,8 +673,11 @@ pub async fn run_worker(config: &Config, shutdown: CancellationToken) -> Result<
     let consumer = kafka.consumer(&config.group(JOB_NAME), &[&topic], config.consumer_mode)?;
     let mut report = WorkerReport::default();
     tracing::info!(job = JOB_NAME, %topic, "import worker started");
+    // Set when a message arrives after a rebalance: the flag is taken then,
+    // and positions must still be restored (the seek delivers it again).
+    let mut reassigned = false;
     loop {
-        if consumer.take_assignment_changed() {
+        if std::mem::take(&mut reassigned) | consumer.take_assignment_changed() {
             let next = importer.resume_offsets().await?;
             let positions = consumer.assignment()?.into_iter().map(|(t, p)| {
                 let at = next.get(&p).copied();
@@ -690,6 +693,7 @@ pub async fn run_worker(config: &Config, shutdown: CancellationToken) -> Result<
             msg = consumer.recv() => msg?,
         };
         if consumer.take_assignment_changed() {
+            reassigned = true;
             continue;
         }
         let (partition, offset) = (msg.partition(), msg.offset());

@@ -669,8 +669,11 @@ pub async fn run_with(config: &Config, photos: Photos, reader: Reader, shutdown:
     let window = reader.engines() + 1;
     let mut in_flight: FuturesOrdered<futures::future::BoxFuture<'static, Work>> = FuturesOrdered::new();
     tracing::info!(job = JOB_NAME, %topic, engines = reader.engines(), vision = config.ocr_vision.as_str(), "ocr job started");
+    // Set when a message arrives after a rebalance: the flag is taken then,
+    // and positions must still be restored (the seek delivers it again).
+    let mut reassigned = false;
     loop {
-        if consumer.take_assignment_changed() {
+        if std::mem::take(&mut reassigned) | consumer.take_assignment_changed() {
             // Finish what was read under the old assignment, then resume after the last photo finished.
             while let Some(work) = in_flight.next().await {
                 finish(&photos, &consumer, &topic, work, &mut report).await?;
@@ -690,6 +693,7 @@ pub async fn run_with(config: &Config, photos: Photos, reader: Reader, shutdown:
             msg = consumer.recv(), if in_flight.len() < window => {
                 let msg = msg?;
                 if consumer.take_assignment_changed() {
+                    reassigned = true;
                     continue;
                 }
                 let at = (msg.partition(), msg.offset());
