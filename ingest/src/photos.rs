@@ -43,10 +43,10 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::media::{MediaError, MediaStore};
-use crate::ocr::booking::{self, idempotency_key, local_zone, Booking, Proposed};
+use crate::ocr::booking::{self, at_local, idempotency_key, local_zone, Booking, Proposed};
 use crate::ocr::engine::{EngineKind, EngineOptions, OcrError};
 use crate::ocr::pool::OcrPool;
-use crate::ocr::prepare::PrepareOptions;
+use crate::ocr::prepare::{image_mime, PrepareOptions};
 use crate::ocr::receipt::Receipt;
 use crate::ocr::vision::{self, Gemini, Ollama, VisionModel};
 use crate::ocr::{cashbook, Reading};
@@ -378,11 +378,6 @@ fn edited(current: &MediaRecord, mut proposed: Vec<PhotoTransaction>, edits: &Co
     Ok(proposed)
 }
 
-fn at_local(date: NaiveDate, time: Option<NaiveTime>) -> DateTime<Utc> {
-    let time = time.unwrap_or_else(|| NaiveTime::from_hms_opt(12, 0, 0).expect("noon"));
-    date.and_time(time).and_local_timezone(local_zone()).single().map_or_else(|| date.and_time(time).and_utc(), |t| t.with_timezone(&Utc))
-}
-
 /// A dead letter about a photo that could not be read.
 fn photo_dead_letter(media_topic: &str, upload: &MediaUpload, source: (i32, i64), record: &MediaRecord) -> DeadLetter {
     let name = upload.file_name.as_deref().unwrap_or(&upload.media_id);
@@ -486,7 +481,7 @@ impl Reader {
     /// Reads one photo of `upload`.
     pub async fn read(&self, upload: &MediaUpload, bytes: Vec<u8>) -> Outcome {
         let started = Instant::now();
-        let mime = mime_of(&bytes);
+        let mime = image_mime(&bytes).unwrap_or("image/jpeg");
         let photo = self.vision.as_ref().map(|_| bytes.clone());
         let reading = match self.pool.read(bytes).await {
             Ok(reading) => reading,
@@ -570,15 +565,6 @@ fn merge(receipt: &mut Receipt, seen: Receipt) {
     better(&mut receipt.time, seen.time);
     better(&mut receipt.total, seen.total);
     better(&mut receipt.currency, seen.currency);
-}
-
-/// The photo's media type, for the vision model.
-fn mime_of(bytes: &[u8]) -> &'static str {
-    match image::guess_format(bytes) {
-        Ok(image::ImageFormat::Png) => "image/png",
-        Ok(image::ImageFormat::WebP) => "image/webp",
-        _ => "image/jpeg",
-    }
 }
 
 /// The vision model `config` names, if any.

@@ -50,7 +50,8 @@ pub fn idempotency_key(media_id: &str, index: u32) -> String {
     format!("ocr:{media_id}:{index}")
 }
 
-fn at_local(date: NaiveDate, time: Option<NaiveTime>) -> DateTime<Utc> {
+/// `date` at `time` (noon when unknown) in WIB, as UTC.
+pub(crate) fn at_local(date: NaiveDate, time: Option<NaiveTime>) -> DateTime<Utc> {
     let time = time.unwrap_or_else(|| NaiveTime::from_hms_opt(12, 0, 0).expect("noon"));
     local_zone().from_local_datetime(&date.and_time(time)).single().map_or_else(|| date.and_time(time).and_utc(), |t| t.with_timezone(&Utc))
 }

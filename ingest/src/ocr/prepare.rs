@@ -164,6 +164,16 @@ fn open_decoder<'a>(bytes: &'a [u8], options: &PrepareOptions) -> Result<(impl I
     Ok((decoder, width, height))
 }
 
+/// The media type of a picture arus reads (JPEG, PNG, WebP), from its first bytes.
+pub fn image_mime(bytes: &[u8]) -> Option<&'static str> {
+    match image::guess_format(bytes).ok()? {
+        image::ImageFormat::Jpeg => Some("image/jpeg"),
+        image::ImageFormat::Png => Some("image/png"),
+        image::ImageFormat::WebP => Some("image/webp"),
+        _ => None,
+    }
+}
+
 /// Whether a JPEG's last scan is followed by its end-of-image marker. The
 /// decoder fills a file cut short with grey and reports nothing, so an
 /// upload that stopped halfway would be read as half a receipt. (A marker
@@ -255,20 +265,8 @@ fn whiten_background(gray: &mut GrayImage, probe: &GrayImage, probe_scale: f32) 
 /// and reads as nothing. Only faint print is stretched: on a well-printed
 /// page it changes nothing useful and clips the paper's grain into specks.
 fn stretch_faint_ink(image: &mut GrayImage) {
-    let mut histogram = [0u64; 256];
-    for p in image.pixels() {
-        histogram[p.0[0] as usize] += 1;
-    }
-    let total: u64 = histogram.iter().sum();
-    let percentile = |q: f64| {
-        let target = (total as f64 * q) as u64;
-        let mut seen = 0;
-        histogram.iter().position(|&n| {
-            seen += n;
-            seen > target
-        }).unwrap_or(255) as u8
-    };
-    let (ink, paper) = (percentile(0.005), percentile(0.5));
+    let histogram = Histogram::of(image);
+    let (ink, paper) = (histogram.percentile(0.005), histogram.percentile(0.5));
     if ink < 96 || paper < 150 || paper.saturating_sub(ink) < 24 {
         return;
     }
@@ -293,23 +291,34 @@ fn shrink(image: &GrayImage, max_side: u32) -> (GrayImage, f32) {
 
 /// Spread between the dark and the light end of the picture.
 fn contrast(image: &GrayImage) -> u8 {
-    let mut histogram = [0u64; 256];
-    for p in image.pixels() {
-        histogram[p.0[0] as usize] += 1;
-    }
-    let total: u64 = histogram.iter().sum();
-    let percentile = |q: f64| {
-        let target = (total as f64 * q) as u64;
-        let mut seen = 0;
-        for (v, n) in histogram.iter().enumerate() {
-            seen += n;
-            if seen > target {
-                return v as u8;
-            }
+    let histogram = Histogram::of(image);
+    histogram.percentile(0.99).saturating_sub(histogram.percentile(0.01))
+}
+
+/// How many pixels have each grey level.
+struct Histogram([u64; 256]);
+
+impl Histogram {
+    fn of(image: &GrayImage) -> Self {
+        let mut counts = [0u64; 256];
+        for p in image.pixels() {
+            counts[p.0[0] as usize] += 1;
         }
-        255
-    };
-    percentile(0.99).saturating_sub(percentile(0.01))
+        Histogram(counts)
+    }
+
+    /// The grey level below which a share `q` of the pixels lie.
+    fn percentile(&self, q: f64) -> u8 {
+        let target = (self.0.iter().sum::<u64>() as f64 * q) as u64;
+        let mut seen = 0;
+        self.0
+            .iter()
+            .position(|&n| {
+                seen += n;
+                seen > target
+            })
+            .map_or(255, |v| v as u8)
+    }
 }
 
 /// Median height of the blobs of ink that look like characters.

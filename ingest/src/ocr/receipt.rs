@@ -336,11 +336,11 @@ pub fn parse(page: &Page) -> Receipt {
 }
 
 fn read_rows(rows: &[Row<'_>]) -> Receipt {
-    let mut receipt = Receipt { currency: currency(&rows), ..Receipt::default() };
-    receipt.merchant = merchant(&rows);
-    (receipt.date, receipt.time) = date_and_time(&rows);
+    let mut receipt = Receipt { currency: currency(rows), ..Receipt::default() };
+    receipt.merchant = merchant(rows);
+    (receipt.date, receipt.time) = date_and_time(rows);
 
-    let mark = decimal_mark(&rows);
+    let mark = decimal_mark(rows);
     let field = |i: usize, found: &Found, certainty: f32| Field { value: found.amount, text: found.text_with_mark(mark), confidence: (rows[i].line.confidence * certainty).clamp(0.0, 1.0), line: Some(i as u32) };
     // The amount a labelled line carries: its last one, or the next line's
     // when that line is only an amount (a label and its value split in two).
@@ -368,8 +368,8 @@ fn read_rows(rows: &[Row<'_>]) -> Receipt {
             receipt.payment_method = Some(Field { value: method, text: rows[i].text.trim().to_owned(), confidence: rows[i].line.confidence * 0.9, line: Some(i as u32) });
         }
     }
-    receipt.items = items(&rows);
-    receipt.total = total(&rows, &receipt, &value_of, mark);
+    receipt.items = items(rows);
+    receipt.total = total(rows, &receipt, &value_of, mark);
     receipt
 }
 

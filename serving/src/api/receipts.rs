@@ -6,7 +6,7 @@
 //! transactions proposed and why they wait for the person are read back
 //! here, and confirming (or correcting) books them.
 
-use arus_ingest::ocr::prepare::{inspect, ImageError, PrepareOptions};
+use arus_ingest::ocr::prepare::{image_mime, inspect, ImageError, PrepareOptions};
 use arus_ingest::photos::{media_path, ConfirmError, Confirmation, PhotoTransaction};
 use arus_schemas::media::{MediaKind, MediaRecord, MediaStatus, MediaUpload};
 use arus_schemas::{AuditOutcome, Lang, ValidationError, SCHEMA_VERSION};
@@ -324,20 +324,11 @@ pub(crate) async fn image(id: String, principal: Principal, state: State) -> Res
     let record = current(&state, &scope, &id).await?;
     let file = state.photos.media().path(&record.media_path).map_err(|_| ApiError::not_found("receipt image"))?;
     let bytes = tokio::fs::read(file).await.map_err(|_| ApiError::not_found("receipt image"))?;
-    let mime = image_format(&bytes).unwrap_or("application/octet-stream");
+    let mime = image_mime(&bytes).unwrap_or("application/octet-stream");
     let mut response = warp::reply::Response::new(bytes.into());
     response.headers_mut().insert("content-type", warp::http::HeaderValue::from_static(mime));
     response.headers_mut().insert("x-content-type-options", warp::http::HeaderValue::from_static("nosniff"));
     Ok(response)
-}
-
-fn image_format(bytes: &[u8]) -> Option<&'static str> {
-    match bytes {
-        [0xFF, 0xD8, 0xFF, ..] => Some("image/jpeg"),
-        [0x89, b'P', b'N', b'G', ..] => Some("image/png"),
-        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some("image/webp"),
-        _ => None,
-    }
 }
 
 #[utoipa::path(post, path = "/api/v1/receipts/{id}/confirm", operation_id = "confirm_receipt", tag = "receipts", security(("bearer" = [])),
