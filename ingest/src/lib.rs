@@ -10,5 +10,6 @@ pub mod money;
 pub mod ocr;
 pub mod photos;
 pub mod statement;
+pub mod whatsapp;
 
 pub use manual::{Accepted, ManualConnector, ManualEntry, SubmitError};

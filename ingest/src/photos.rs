@@ -265,6 +265,7 @@ impl Photos {
             MediaStatus::NeedsReview | MediaStatus::Failed => {}
             MediaStatus::PendingOcr => return Err(ConfirmError::Conflict("the photo has not been read yet".to_owned())),
             MediaStatus::Parsed | MediaStatus::Confirmed => return Err(ConfirmError::Conflict("the photo's transactions are booked already".to_owned())),
+            MediaStatus::Declined => return Err(ConfirmError::Conflict("the photo was declined: nothing of it is booked".to_owned())),
         }
         let proposed: Vec<PhotoTransaction> = current.transactions.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
         let transactions = edited(current, proposed, edits)?;
@@ -766,6 +767,7 @@ mod tests {
             sha256: "00".into(),
             source: "api".into(),
             reply_to: None,
+            confirm_first: false,
             uploaded_at: Utc::now(),
         };
         let mut r = MediaRecord::pending(&upload, Utc::now());

@@ -219,6 +219,35 @@ pub struct Config {
     pub ocr_vision_below: f64,
     pub ocr_vision_timeout_ms: u64,
 
+    /// Base URL of the WAHA gateway (sending, and fetching the files of
+    /// received messages).
+    pub waha_url: String,
+    /// WAHA's API key, sent as `X-Api-Key` (or `waha_api_key_file`).
+    pub waha_api_key: Secret,
+    pub waha_api_key_file: String,
+    /// The WAHA session replies and alerts leave through.
+    pub waha_session: String,
+    /// Key of the HMAC WAHA signs webhooks with (`X-Webhook-Hmac`, SHA-512);
+    /// when set (or `waha_webhook_hmac_key_file`), unsigned and wrongly signed
+    /// webhooks are refused with 401.
+    pub waha_webhook_hmac_key: Secret,
+    pub waha_webhook_hmac_key_file: String,
+    /// Largest file of a received message fetched from WAHA, in bytes.
+    pub wa_media_max_bytes: u64,
+    /// Message ids the webhook remembers to drop WAHA's retried deliveries.
+    pub wa_dedup_capacity: usize,
+    /// Tries at sending one message before it goes to the DLQ…
+    pub wa_send_attempts: u32,
+    /// …waiting this long after the first failure, doubling each time…
+    pub wa_retry_base_ms: u64,
+    /// …up to this long between two tries.
+    pub wa_retry_max_ms: u64,
+    /// Least time between two messages to one chat (WhatsApp bans numbers
+    /// that send bursts).
+    pub wa_chat_interval_ms: u64,
+    /// Timeout of one request to WAHA.
+    pub wa_http_timeout_ms: u64,
+
     pub log_format: LogFormat,
     /// `tracing` filter, e.g. `info,arus_lakehouse=debug`.
     pub log: String,
@@ -282,6 +311,19 @@ impl Default for Config {
             ocr_vision_api_key_file: String::new(),
             ocr_vision_below: 0.7,
             ocr_vision_timeout_ms: 60_000,
+            waha_url: "http://127.0.0.1:3000".into(),
+            waha_api_key: Secret::default(),
+            waha_api_key_file: String::new(),
+            waha_session: "default".into(),
+            waha_webhook_hmac_key: Secret::default(),
+            waha_webhook_hmac_key_file: String::new(),
+            wa_media_max_bytes: 15 << 20,
+            wa_dedup_capacity: 100_000,
+            wa_send_attempts: 6,
+            wa_retry_base_ms: 500,
+            wa_retry_max_ms: 30_000,
+            wa_chat_interval_ms: 1_000,
+            wa_http_timeout_ms: 15_000,
             log_format: LogFormat::Pretty,
             log: "info,buoyant_kernel=warn,deltalake_core=warn,datafusion=warn".into(),
         }
@@ -369,6 +411,15 @@ impl Config {
             "ollama" | "gemini" => {}
             _ => return fail("ocr_vision must be empty, `ollama` or `gemini`"),
         }
+        if !url::Url::parse(&self.waha_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+            return fail("waha_url must be an http(s) URL such as http://127.0.0.1:3000");
+        }
+        if self.wa_send_attempts == 0 || self.wa_media_max_bytes == 0 || self.wa_http_timeout_ms == 0 {
+            return fail("wa_send_attempts, wa_media_max_bytes and wa_http_timeout_ms must be positive");
+        }
+        if self.waha_session.trim().is_empty() {
+            return fail("waha_session must not be empty");
+        }
         if !matches!(self.embedded_broker_storage.as_str(), "sqlite" | "memory") {
             return fail("embedded_broker_storage must be `sqlite` or `memory`");
         }
@@ -400,6 +451,23 @@ impl Config {
     /// The consumer group of `job`.
     pub fn group(&self, job: &str) -> String {
         format!("{}.{}", self.group_prefix, job)
+    }
+
+    /// A secret from its setting `name`, else from the file the matching
+    /// `{name}_file` setting names (trimmed); `None` when neither is set.
+    pub fn secret(&self, name: &str, value: &Secret, file: &str) -> Result<Option<String>, ConfigError> {
+        if value.is_set() {
+            return Ok(Some(value.expose().to_owned()));
+        }
+        if file.is_empty() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(file).map_err(|e| ConfigError::Value(format!("{name}_file {file}: {e}")))?;
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(ConfigError::Value(format!("{name}_file {file} is empty")));
+        }
+        Ok(Some(text.to_owned()))
     }
 
     /// The effective configuration as TOML, secrets masked.

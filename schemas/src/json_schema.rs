@@ -10,6 +10,7 @@ use crate::audit::AuditRecord;
 use crate::events::{Alert, CategoryFeedback, DeadLetter, Transaction, TxnRaw};
 use crate::imports::ImportRequest;
 use crate::media::MediaUpload;
+use crate::whatsapp::{WaInbound, WaOutbound};
 
 fn render<T: JsonSchema>() -> String {
     let schema = schema_for!(T);
@@ -30,6 +31,8 @@ pub fn documents() -> Vec<(&'static str, String)> {
         ("import_request.v1.json", render::<ImportRequest>()),
         ("category_feedback.v1.json", render::<CategoryFeedback>()),
         ("media_upload.v1.json", render::<MediaUpload>()),
+        ("wa_inbound.v1.json", render::<WaInbound>()),
+        ("wa_outbound.v1.json", render::<WaOutbound>()),
     ]
 }
 

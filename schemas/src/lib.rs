@@ -15,6 +15,7 @@ pub mod models;
 pub mod people;
 pub mod tables;
 pub mod topics;
+pub mod whatsapp;
 
 pub use accounts::{Account, AccountEvent, AccountFields, AccountKind, AccountOp};
 pub use audit::{AuditOutcome, AuditRecord};
@@ -23,6 +24,7 @@ pub use i18n::Lang;
 pub use media::{MediaKind, MediaRecord, MediaStatus, MediaUpload};
 pub use imports::{ImportJob, ImportRequest, ImportStatus, StatementMappingRecord};
 pub use people::{Role, UserRecord};
+pub use whatsapp::{WaInbound, WaLink, WaOutbound};
 pub use events::{
     Alert, AlertKind, CategoryFeedback, CategorySource, DeadLetter, Severity, Transaction, TransactionStatus, TxnRaw,
     TxnSource, ValidationError,

@@ -1,7 +1,7 @@
 //! Photos of receipts and cash-book pages: the upload event on
 //! [`crate::topics::MEDIA`] and the rows of the `media` table that follow a
 //! photo from `pending_ocr` to `parsed`, `needs_review`, `failed` and,
-//! once the person has looked, `confirmed`.
+//! once the person has looked, `confirmed` (or `declined`).
 //!
 //! `media` keeps every revision; a photo is the highest `revision` of its
 //! `media_id`.
@@ -54,6 +54,8 @@ pub enum MediaStatus {
     Failed,
     /// The person confirmed (or corrected) the fields: booked.
     Confirmed,
+    /// The person said not to book it (WhatsApp `TIDAK`): nothing booked.
+    Declined,
 }
 
 impl MediaStatus {
@@ -64,6 +66,7 @@ impl MediaStatus {
             MediaStatus::NeedsReview => "needs_review",
             MediaStatus::Failed => "failed",
             MediaStatus::Confirmed => "confirmed",
+            MediaStatus::Declined => "declined",
         }
     }
 
@@ -94,6 +97,10 @@ pub struct MediaUpload {
     /// Where to tell the sender the outcome (a WhatsApp chat id), if not the API.
     #[serde(default)]
     pub reply_to: Option<String>,
+    /// Book nothing until the person confirms, however sure the reading
+    /// (WhatsApp photos: the sender answers `YA`).
+    #[serde(default)]
+    pub confirm_first: bool,
     pub uploaded_at: DateTime<Utc>,
 }
 

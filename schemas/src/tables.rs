@@ -331,8 +331,59 @@ pub static MEDIA: TableDef = TableDef {
     description: "receipt and cash-book photos: what OCR read, the transactions booked, one row per revision (latest revision wins)",
 };
 
+static WHATSAPP_LINKS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("phone", DataType::Utf8, false),
+        f("revision", DataType::Int64, false),
+        f("user_id", DataType::Utf8, false),
+        f("customer_id", DataType::Utf8, true),
+        f("active", DataType::Boolean, false),
+        f("updated_by", DataType::Utf8, false),
+        f("updated_at", ts(), false),
+    ]))
+});
+
+/// WhatsApp numbers and whom they belong to ([`crate::whatsapp::WaLink`]): one row per revision.
+pub static WHATSAPP_LINKS: TableDef = TableDef {
+    name: "whatsapp_links",
+    schema: &WHATSAPP_LINKS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &[],
+    description: "WhatsApp numbers linked to people (and their lender customer numbers), one row per revision (latest revision wins)",
+};
+
+static NOTIFICATIONS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("id", DataType::Utf8, false),
+        f("chat_id", DataType::Utf8, true),
+        f("user_id", DataType::Utf8, true),
+        f("audience", DataType::Utf8, false),
+        f("origin", DataType::Utf8, false),
+        f("text", DataType::Utf8, false),
+        f("status", DataType::Utf8, false),
+        f("attempts", DataType::Int32, false),
+        f("waha_message_id", DataType::Utf8, true),
+        f("error", DataType::Utf8, true),
+        f("source_topic", DataType::Utf8, false),
+        f("source_partition", DataType::Int32, false),
+        f("source_offset", DataType::Int64, false),
+        f("created_at", ts(), false),
+        f("finished_at", ts(), false),
+    ]))
+});
+
+/// What the notifier sent through WhatsApp ([`crate::whatsapp::NotificationRecord`]).
+pub static NOTIFICATIONS: TableDef = TableDef {
+    name: "notifications",
+    schema: &NOTIFICATIONS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &[],
+    description: "WhatsApp messages the notifier sent, failed to send or had nobody to send to; read on start so nothing is sent twice",
+};
+
 /// Every table the catalogue knows, in creation order.
-pub static ALL: &[&TableDef] = &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG, &IMPORT_JOBS, &STATEMENT_MAPPINGS, &MODELS, &MEDIA];
+pub static ALL: &[&TableDef] =
+    &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG, &IMPORT_JOBS, &STATEMENT_MAPPINGS, &MODELS, &MEDIA, &WHATSAPP_LINKS, &NOTIFICATIONS];
 
 /// The table named `name`, if the catalogue has it.
 pub fn by_name(name: &str) -> Option<&'static TableDef> {

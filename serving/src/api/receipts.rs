@@ -292,6 +292,7 @@ async fn checked_upload(
         sha256: upload.sha256,
         source: "api".to_owned(),
         reply_to: None,
+        confirm_first: false,
         uploaded_at: now,
     })
 }
