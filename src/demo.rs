@@ -110,6 +110,8 @@ pub fn demo_transactions(now: DateTime<Utc>) -> Vec<TxnRaw> {
                     description: (*description).to_owned(),
                     counterparty: None,
                     media_ref: None,
+                    category_id: None,
+                    reverses: None,
                     captured_at: now,
                 });
             }
@@ -135,6 +137,8 @@ pub fn synthetic(run: &str, i: u64, users: u64, now: DateTime<Utc>) -> TxnRaw {
         description: format!("KARTU DEBIT INDOMARET {i}"),
         counterparty: None,
         media_ref: None,
+        category_id: None,
+        reverses: None,
         captured_at: now,
     }
 }

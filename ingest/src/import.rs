@@ -527,6 +527,8 @@ impl Prepare {
             description: row.description,
             counterparty: None,
             media_ref: Some(self.media_path.clone()),
+            category_id: None,
+            reverses: None,
             captured_at: self.captured_at,
         };
         if let Err(errors) = raw.validate(Utc::now()) {

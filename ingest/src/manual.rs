@@ -48,6 +48,8 @@ impl ManualEntry {
             description: self.description,
             counterparty: self.counterparty,
             media_ref: None,
+            category_id: None,
+            reverses: None,
             captured_at: now,
         };
         raw.validate(now)?;

@@ -33,7 +33,8 @@ use arus_lakehouse::kafka::Message;
 use arus_lakehouse::{AppendLog, Kafka, KafkaClientError, Lake, LakeError, Producer};
 use arus_schemas::events::{check_schema_version, transaction_uuid, DeadLetterKind, PayloadEncoding};
 use arus_schemas::media::{MediaKind, MediaRecord, MediaStatus, MediaUpload};
-use arus_schemas::{tables, topics, Config, DeadLetter, TxnRaw, TxnSource, SCHEMA_VERSION};
+use arus_schemas::whatsapp::{Audience, WaOutbound};
+use arus_schemas::{tables, topics, Config, DeadLetter, Lang, TxnRaw, TxnSource, SCHEMA_VERSION};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use datafusion::prelude::{col, lit};
 use futures::stream::FuturesOrdered;
@@ -50,6 +51,7 @@ use crate::ocr::prepare::{image_mime, PrepareOptions};
 use crate::ocr::receipt::Receipt;
 use crate::ocr::vision::{self, Gemini, Ollama, VisionModel};
 use crate::ocr::{cashbook, Reading};
+use crate::whatsapp::reply;
 
 /// Name of the job: consumer group suffix, `job` of its dead letters.
 pub const JOB_NAME: &str = "ocr";
@@ -114,6 +116,8 @@ fn txn_raw(record: &MediaRecord, t: &PhotoTransaction) -> TxnRaw {
         description: t.description.clone(),
         counterparty: t.counterparty.clone(),
         media_ref: Some(record.media_path.clone()),
+        category_id: None,
+        reverses: None,
         captured_at: record.uploaded_at,
     }
 }
@@ -171,6 +175,7 @@ struct Inner {
     txn_topic: String,
     dlq_topic: String,
     media_topic: String,
+    outbound_topic: String,
     media: MediaStore,
     log: Mutex<AppendLog<MediaRecord>>,
     max_bytes: u64,
@@ -187,6 +192,7 @@ impl Photos {
                 txn_topic: config.topic(topics::TXN_RAW),
                 dlq_topic: config.topic(topics::DLQ),
                 media_topic: config.topic(topics::MEDIA),
+                outbound_topic: config.topic(topics::WA_OUTBOUND),
                 media: MediaStore::new(config),
                 log: Mutex::new(log),
                 max_bytes: config.ocr_max_bytes,
@@ -313,8 +319,87 @@ impl Photos {
             }
             _ => {}
         }
+        // Told before the row is written: a crash in between reads the photo
+        // again and sends the same message id, which the notifier sends once.
+        if let Some(chat) = &upload.reply_to {
+            let message = WaOutbound {
+                schema_version: SCHEMA_VERSION,
+                id: format!("media:{}:read", upload.media_id),
+                session: String::new(),
+                chat_id: chat.clone(),
+                text: reply::photo_read(&record, Lang::Id),
+                reply_to: None,
+                user_id: Some(upload.user_id.clone()),
+                audience: Audience::Partner,
+                origin: "ocr".to_owned(),
+                created_at: Utc::now(),
+            };
+            self.inner.producer.send_json(&self.inner.outbound_topic, chat, &message).await?;
+        }
         self.record(&record).await?;
         Ok(record)
+    }
+
+    /// Records that the person does not want `current` booked (WhatsApp `TIDAK`).
+    pub async fn decline(&self, current: &MediaRecord, by: &str) -> Result<MediaRecord, ConfirmError> {
+        match current.status {
+            MediaStatus::NeedsReview | MediaStatus::Failed => {}
+            MediaStatus::PendingOcr => return Err(ConfirmError::Conflict("the photo has not been read yet".to_owned())),
+            MediaStatus::Parsed | MediaStatus::Confirmed => return Err(ConfirmError::Conflict("the photo's transactions are booked already".to_owned())),
+            MediaStatus::Declined => return Err(ConfirmError::Conflict("the photo was declined already".to_owned())),
+        }
+        let mut declined = current.clone();
+        declined.status = MediaStatus::Declined;
+        declined.confirmed_by = Some(by.to_owned());
+        (declined.source_partition, declined.source_offset) = (None, None);
+        next_revision(&mut declined);
+        self.record(&declined).await?;
+        Ok(declined)
+    }
+
+    /// The newest photo of `user_id` sent through `source` that is not
+    /// settled yet: being read (`pending_ocr`) or waiting for the person's
+    /// answer (`needs_review`).
+    pub async fn awaiting(&self, user_id: &str, source: &str) -> Result<Option<MediaRecord>, PhotoError> {
+        let mut log = self.inner.log.lock().await;
+        log.refresh().await?;
+        let rows = log.rows_where(col("user_id").eq(lit(user_id.to_owned())).and(col("source").eq(lit(source.to_owned())))).await?;
+        let mut latest: HashMap<String, MediaRecord> = HashMap::new();
+        for r in rows {
+            match latest.get(&r.media_id) {
+                Some(seen) if seen.revision >= r.revision => {}
+                _ => {
+                    latest.insert(r.media_id.clone(), r);
+                }
+            }
+        }
+        Ok(latest
+            .into_values()
+            .filter(|r| matches!(r.status, MediaStatus::NeedsReview | MediaStatus::PendingOcr))
+            .max_by_key(|r| (r.uploaded_at, r.media_id.clone())))
+    }
+
+    /// Publishes a recorded `pending_ocr` photo again (its first publication
+    /// may have been lost in a crash); the job reads a photo once however
+    /// often it is published.
+    pub async fn requeue(&self, record: &MediaRecord, confirm_first: bool) -> Result<(), PhotoError> {
+        let upload = MediaUpload {
+            schema_version: SCHEMA_VERSION,
+            media_id: record.media_id.clone(),
+            user_id: record.user_id.clone(),
+            account_id: record.account_id.clone(),
+            kind: record.kind,
+            media_path: record.media_path.clone(),
+            file_name: record.file_name.clone(),
+            size_bytes: record.size_bytes.max(0) as u64,
+            sha256: record.sha256.clone(),
+            source: record.source.clone(),
+            reply_to: record.reply_to.clone(),
+            confirm_first,
+            uploaded_at: record.uploaded_at,
+        };
+        self.inner.producer.send_json(&self.inner.media_topic, &upload.user_id, &upload).await?;
+        Ok(())
     }
 }
 
@@ -530,6 +615,9 @@ fn outcome_of(upload: &MediaUpload, reading: &Reading, kind: MediaKind, fields: 
             tracing::info!(job = JOB_NAME, media_id = %upload.media_id, errors = ?errors.iter().map(ToString::to_string).collect::<Vec<_>>(), "a proposed transaction is not valid");
             break;
         }
+    }
+    if upload.confirm_first && reasons.is_empty() {
+        reasons.push("awaiting_confirmation".to_owned());
     }
     let status = if reasons.is_empty() && !transactions.is_empty() { MediaStatus::Parsed } else { MediaStatus::NeedsReview };
     Outcome {

@@ -106,6 +106,8 @@ mod tests {
             description: format!("KARTU DEBIT {offset}"),
             counterparty: None,
             media_ref: None,
+            category_id: None,
+            reverses: None,
             captured_at: now,
         };
         Transaction::from_raw(raw, now, 0, offset)

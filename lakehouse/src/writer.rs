@@ -443,6 +443,8 @@ mod tests {
             description: format!("beli gas {i}"),
             counterparty: None,
             media_ref: None,
+            category_id: None,
+            reverses: None,
             captured_at: chrono::Utc::now(),
         };
         Transaction::from_raw(raw, chrono::Utc::now(), 0, i)

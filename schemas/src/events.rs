@@ -66,6 +66,14 @@ pub struct TxnRaw {
     /// Object-store path of the photo or file this came from, if any.
     #[serde(default)]
     pub media_ref: Option<String>,
+    /// A category the person already chose (a default category id); the
+    /// row is then `user_confirmed` instead of being classified.
+    #[serde(default)]
+    pub category_id: Option<String>,
+    /// The id of the transaction this one cancels (`hapus terakhir`): a
+    /// reversal is a new row with the opposite amount, never an edit.
+    #[serde(default)]
+    pub reverses: Option<String>,
     pub captured_at: DateTime<Utc>,
 }
 
@@ -151,6 +159,14 @@ impl TxnRaw {
         check_identifier("idempotency_key", &self.idempotency_key, 256, &mut errors);
         if let Some(account) = &self.account_id {
             check_identifier("account_id", account, 128, &mut errors);
+        }
+        if let Some(category) = &self.category_id {
+            if crate::categories::by_id(category).is_none() {
+                errors.push(ValidationError::new("category_id", "unknown_category", format!("{category:?} is not a category")));
+            }
+        }
+        if let Some(reversed) = &self.reverses {
+            check_identifier("reverses", reversed, 64, &mut errors);
         }
         if self.amount == 0 {
             errors.push(ValidationError::new("amount", "zero", "amount must not be zero"));
@@ -338,13 +354,20 @@ pub struct Transaction {
     /// When the person confirmed or corrected the category.
     #[serde(default)]
     pub confirmed_at: Option<DateTime<Utc>>,
+    /// The transaction this row cancels, if it is a reversal.
+    #[serde(default)]
+    pub reverses: Option<String>,
 }
 
 impl Transaction {
-    /// A new, uncategorised transaction from a validated raw event.
+    /// A new transaction from a validated raw event: uncategorised, unless
+    /// the capturer chose its category.
     pub fn from_raw(raw: TxnRaw, ingested_at: DateTime<Utc>, partition: i32, offset: i64) -> Self {
         let id = raw.transaction_id();
         let month = raw.occurred_at.with_timezone(&jakarta()).format("%Y-%m").to_string();
+        // A category the person chose when capturing it counts as confirmed.
+        let chosen = raw.category_id.filter(|c| crate::categories::by_id(c).is_some());
+        let confirmed = chosen.is_some();
         Transaction {
             schema_version: SCHEMA_VERSION as i32,
             id,
@@ -357,18 +380,19 @@ impl Transaction {
             description: raw.description,
             counterparty: raw.counterparty,
             source: raw.source,
-            category_id: None,
-            category_confidence: None,
-            status: TransactionStatus::PendingCategory,
+            category_confidence: confirmed.then_some(1.0),
+            status: if confirmed { TransactionStatus::UserConfirmed } else { TransactionStatus::PendingCategory },
+            category_id: chosen,
             idempotency_key: raw.idempotency_key,
             media_ref: raw.media_ref,
             captured_at: raw.captured_at,
             ingested_at,
             source_partition: Some(partition),
             source_offset: Some(offset),
-            category_source: None,
+            category_source: confirmed.then_some(CategorySource::User),
             model_version: None,
-            confirmed_at: None,
+            confirmed_at: confirmed.then_some(raw.captured_at),
+            reverses: raw.reverses,
         }
     }
 }
@@ -521,6 +545,8 @@ mod tests {
             description: "beli gas 3kg".into(),
             counterparty: None,
             media_ref: None,
+            category_id: None,
+            reverses: None,
             captured_at: "2026-11-20T18:31:00Z".parse().unwrap(),
         }
     }

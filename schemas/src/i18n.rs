@@ -145,6 +145,8 @@ mod tests {
             description: "d".repeat(1001),
             counterparty: None,
             media_ref: None,
+            category_id: None,
+            reverses: None,
             captured_at: chrono::Utc::now(),
         };
         let errors = raw.validate(chrono::Utc::now()).unwrap_err();

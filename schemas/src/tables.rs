@@ -60,6 +60,8 @@ static TRANSACTIONS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         f("category_source", DataType::Utf8, true),
         f("model_version", DataType::Int64, true),
         f("confirmed_at", ts(), true),
+        // Added with the WhatsApp router (`hapus terakhir`).
+        f("reverses", DataType::Utf8, true),
     ]))
 });
 
@@ -381,9 +383,39 @@ pub static NOTIFICATIONS: TableDef = TableDef {
     description: "WhatsApp messages the notifier sent, failed to send or had nobody to send to; read on start so nothing is sent twice",
 };
 
+static WHATSAPP_MESSAGES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("message_id", DataType::Utf8, false),
+        f("chat_id", DataType::Utf8, false),
+        f("phone", DataType::Utf8, true),
+        f("user_id", DataType::Utf8, true),
+        f("intent", DataType::Utf8, false),
+        f("lang", DataType::Utf8, false),
+        f("body", DataType::Utf8, false),
+        f("reply_id", DataType::Utf8, true),
+        f("outcome", DataType::Utf8, false),
+        f("error", DataType::Utf8, true),
+        f("effect_id", DataType::Utf8, true),
+        f("source_partition", DataType::Int32, false),
+        f("source_offset", DataType::Int64, false),
+        f("sent_at", ts(), false),
+        f("handled_at", ts(), false),
+        f("took_ms", DataType::Int64, false),
+    ]))
+});
+
+/// WhatsApp messages the router handled ([`crate::whatsapp::WaMessageRecord`]).
+pub static WHATSAPP_MESSAGES: TableDef = TableDef {
+    name: "whatsapp_messages",
+    schema: &WHATSAPP_MESSAGES_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &[],
+    description: "WhatsApp messages received and how the router answered them (the conversation log)",
+};
+
 /// Every table the catalogue knows, in creation order.
 pub static ALL: &[&TableDef] =
-    &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG, &IMPORT_JOBS, &STATEMENT_MAPPINGS, &MODELS, &MEDIA, &WHATSAPP_LINKS, &NOTIFICATIONS];
+    &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG, &IMPORT_JOBS, &STATEMENT_MAPPINGS, &MODELS, &MEDIA, &WHATSAPP_LINKS, &WHATSAPP_MESSAGES, &NOTIFICATIONS];
 
 /// The table named `name`, if the catalogue has it.
 pub fn by_name(name: &str) -> Option<&'static TableDef> {

@@ -159,6 +159,35 @@ pub struct NotificationRecord {
     pub finished_at: DateTime<Utc>,
 }
 
+/// A message the router handled: a row of `whatsapp_messages`, the
+/// conversation log (what people ask, what arus answered) and where the
+/// router resumes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaMessageRecord {
+    pub message_id: String,
+    pub chat_id: String,
+    pub phone: Option<String>,
+    /// The person, when the number is linked.
+    pub user_id: Option<String>,
+    /// What it was read as: `record`, `balance`, `report`, `photo`, `confirm`, `onboarding`, `unclear`, …
+    pub intent: String,
+    /// `en` or `id`.
+    pub lang: String,
+    pub body: String,
+    /// The id of the answer on `arus.wa.outbound.v1`.
+    pub reply_id: Option<String>,
+    /// `answered`, `dead_letter` (refused; the sender was told) or `failed` (arus could not; the sender was told).
+    pub outcome: String,
+    pub error: Option<String>,
+    /// The transaction, feedback or photo it made, if any.
+    pub effect_id: Option<String>,
+    pub source_partition: i32,
+    pub source_offset: i64,
+    pub sent_at: DateTime<Utc>,
+    pub handled_at: DateTime<Utc>,
+    pub took_ms: i64,
+}
+
 /// The chat id of a WhatsApp number (`628…` → `628…@c.us`).
 pub fn chat_id_of(phone: &str) -> String {
     format!("{phone}@c.us")

@@ -164,7 +164,10 @@ impl Enrich {
             return Outcome::Duplicate;
         }
         let mut row = Transaction::from_raw(raw, now, msg.partition(), msg.offset());
-        self.categorise(&mut row);
+        // A category chosen when capturing (a reversal carries its original's) stands.
+        if row.category_id.is_none() {
+            self.categorise(&mut row);
+        }
         Outcome::Row(row)
     }
 

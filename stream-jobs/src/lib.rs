@@ -8,6 +8,7 @@ pub mod audit;
 pub mod dlq;
 pub mod enrich;
 pub mod runner;
+pub mod whatsapp;
 
 use arus_schemas::Config;
 use tokio_util::sync::CancellationToken;

@@ -102,7 +102,8 @@ pub struct ReceiptView {
     /// What it was read as (`receipt` or `cashbook`).
     pub detected_kind: Option<MediaKind>,
     /// `pending_ocr`, `parsed` (booked), `needs_review` (waits for the
-    /// person), `failed`, or `confirmed` (booked after review).
+    /// person), `failed`, `confirmed` (booked after review) or `declined`
+    /// (the person said not to book it).
     pub status: MediaStatus,
     pub file_name: Option<String>,
     pub size_bytes: i64,
@@ -115,7 +116,8 @@ pub struct ReceiptView {
     /// The transactions the photo books (`parsed`, `confirmed`) or proposes (`needs_review`).
     pub transactions: Vec<PhotoTransaction>,
     /// Why it waits for the person: `no_total`, `total_unsure`, `no_date`,
-    /// `date_unsure`, `date_in_future`, `currency_myr`, `no_entries`, `entries_unsure`, `invalid_transaction`.
+    /// `date_unsure`, `date_in_future`, `currency_myr`, `no_entries`, `entries_unsure`, `invalid_transaction`,
+    /// `awaiting_confirmation` (a WhatsApp photo: booked only after the sender answers `YA`).
     pub review_reasons: Vec<String>,
     /// The least confidence among the fields the booking rests on.
     pub confidence: Option<f64>,
