@@ -117,26 +117,43 @@ pub struct WaLink {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NotificationStatus {
+    /// About to be handed to WAHA (written before each try).
+    Sending,
+    /// A try failed and WAHA certainly did not take it; another follows.
+    Retrying,
     /// WAHA accepted it.
     Sent,
     /// It could not be sent (the reason is kept; a dead letter went to the DLQ).
     Failed,
     /// Nobody to send it to (an alert for a person without a WhatsApp number).
     Skipped,
+    /// The notifier stopped while WAHA had it: it may or may not have gone
+    /// out. Not sent again (never twice); a dead letter asks a person to check.
+    Unknown,
 }
 
 impl NotificationStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            NotificationStatus::Sending => "sending",
+            NotificationStatus::Retrying => "retrying",
             NotificationStatus::Sent => "sent",
             NotificationStatus::Failed => "failed",
             NotificationStatus::Skipped => "skipped",
+            NotificationStatus::Unknown => "unknown",
         }
+    }
+
+    /// Nothing more will be tried.
+    pub fn is_final(self) -> bool {
+        !matches!(self, NotificationStatus::Sending | NotificationStatus::Retrying)
     }
 }
 
 /// A row of `notifications`: the notifier's memory of what it delivered,
-/// read back on start so a redelivered message is never sent twice.
+/// read back on start so a redelivered message is never sent twice. One
+/// row per step (`sending`, `retrying`, then a final status); the latest
+/// row of an `id` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotificationRecord {
     /// The outbound message's id.

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use arus_ingest::import::{ImportError, Importer};
 use arus_ingest::photos::{PhotoError, Photos};
+use arus_ingest::whatsapp::Webhook;
 use arus_ingest::ManualConnector;
 use arus_lakehouse::{Kafka, Lake, LakeError, LakeSession, Producer};
 use arus_schemas::Config;
@@ -31,6 +32,7 @@ use crate::audit::Auditor;
 use crate::auth::store::{AuthStore, StoreError};
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::{KeyError, TokenKeys};
+use crate::api::whatsapp::Links;
 use crate::rows::Tables;
 
 /// What every handler can reach.
@@ -46,6 +48,8 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub throttle: LoginThrottle,
     pub auditor: Auditor,
+    pub webhook: Webhook,
+    pub links: Links,
 }
 
 pub type State = Arc<AppState>;
@@ -68,6 +72,8 @@ pub enum ServeError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("invalid cors_origins: {0}")]
     Cors(String),
+    #[error("WhatsApp webhook: {0}")]
+    Webhook(String),
 }
 
 impl AppState {
@@ -78,6 +84,7 @@ impl AppState {
         let manual = ManualConnector::new(&kafka, config)?;
         let auth = AuthStore::open(&lake).await?;
         let keys = TokenKeys::from_config(config)?;
+        let webhook = Webhook::new(&kafka, config).map_err(ServeError::Webhook)?;
         Ok(Arc::new(AppState {
             config: config.clone(),
             producer: kafka.producer()?,
@@ -90,6 +97,8 @@ impl AppState {
             auth,
             keys,
             throttle: LoginThrottle::new(config),
+            webhook,
+            links: Links::open(&lake).await?,
         }))
     }
 }
@@ -125,6 +134,7 @@ pub fn routes(
     let app = health::routes(state.clone())
         .or(metrics::routes())
         .or(openapi::routes())
+        .or(api::whatsapp::webhook_routes(state.clone()))
         .or(api::routes(state.clone()))
         .map(Reply::into_response);
     let app = match cors(&state.config)? {

@@ -24,6 +24,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         api::transactions::create, api::transactions::list, api::transactions::get, api::transactions::patch, api::transactions::list_categories,
         api::imports::create, api::imports::list, api::imports::get,
         api::receipts::create, api::receipts::list, api::receipts::get, api::receipts::image, api::receipts::confirm,
+        api::whatsapp::webhook, api::whatsapp::create, api::whatsapp::list, api::whatsapp::delete,
     ),
     components(schemas(ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth),
@@ -34,6 +35,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         (name = "transactions", description = "Money in and out"),
         (name = "imports", description = "Bank statement imports (CSV, XLSX, XLS)"),
         (name = "receipts", description = "Receipt and cash-book photos: OCR, review, booking"),
+        (name = "whatsapp", description = "WhatsApp through WAHA: the webhook and which number belongs to whom"),
     )
 )]
 pub struct ApiDoc;

@@ -16,7 +16,16 @@ use tokio_util::sync::CancellationToken;
 pub use runner::{JobError, JobReport};
 
 /// Jobs `arus job <name>` can run.
-pub const JOB_NAMES: &[&str] = &[enrich::NAME, dlq::NAME, accounts::NAME, audit::NAME, arus_ingest::import::JOB_NAME, arus_ingest::photos::JOB_NAME];
+pub const JOB_NAMES: &[&str] = &[
+    enrich::NAME,
+    dlq::NAME,
+    accounts::NAME,
+    audit::NAME,
+    arus_ingest::import::JOB_NAME,
+    arus_ingest::photos::JOB_NAME,
+    whatsapp::router::NAME,
+    whatsapp::notifier::NAME,
+];
 
 /// Runs the job called `name` until `shutdown` is cancelled, then commits
 /// what it has and returns.
@@ -37,6 +46,16 @@ pub async fn run_named(name: &str, config: &Config, shutdown: CancellationToken)
         arus_ingest::photos::JOB_NAME => {
             let r = arus_ingest::photos::run_worker(config, shutdown).await?;
             Ok(JobReport { consumed: r.uploads, rows: r.parsed + r.needs_review + r.failed, dead_letters: r.dead_letters, ..JobReport::default() })
+        }
+        // Answers WhatsApp messages (see whatsapp::router).
+        whatsapp::router::NAME => {
+            let r = whatsapp::router::run(config, shutdown).await.map_err(|e| JobError::State { job: whatsapp::router::NAME, reason: e.to_string() })?;
+            Ok(JobReport { consumed: r.messages, rows: r.answered, dead_letters: r.dead_letters, ..JobReport::default() })
+        }
+        // Sends replies and alerts through WAHA (see whatsapp::notifier).
+        whatsapp::notifier::NAME => {
+            let r = whatsapp::notifier::run(config, shutdown).await.map_err(|e| JobError::State { job: whatsapp::notifier::NAME, reason: e.to_string() })?;
+            Ok(JobReport { consumed: r.consumed, rows: r.sent + r.failed + r.skipped + r.unknown, dead_letters: r.dead_letters, ..JobReport::default() })
         }
         other => Err(JobError::UnknownJob(other.to_owned())),
     }

@@ -12,3 +12,4 @@ mod pipeline;
 mod receipts;
 mod serving;
 mod up_restart;
+mod whatsapp;

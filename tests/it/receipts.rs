@@ -32,7 +32,7 @@ use crate::serving::Api;
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf";
 
 /// A white page with `lines` typed on it, as PNG.
-fn typed(lines: &[&str]) -> Vec<u8> {
+pub(crate) fn typed(lines: &[&str]) -> Vec<u8> {
     let bytes = std::fs::read(FONT).unwrap_or_else(|e| panic!("{FONT}: {e} (fonts-dejavu-core, installed by deploy/system-packages.sh)"));
     let font = FontRef::try_from_slice(&bytes).unwrap();
     let (size, leading) = (30.0, 46);
@@ -50,7 +50,7 @@ fn encode(page: &GrayImage, format: image::ImageFormat) -> Vec<u8> {
     out.into_inner()
 }
 
-const RECEIPT: &[&str] = &[
+pub(crate) const RECEIPT: &[&str] = &[
     "      TOKO SUMBER REJEKI",
     "   Jl. Merdeka No. 12, Bandung",
     "Tgl: 14/11/2026       Jam: 13:45",
@@ -125,7 +125,7 @@ async fn fake_ollama(known: HashMap<String, Value>) -> FakeVision {
 }
 
 /// Serves `filter` on a free loopback port until the test ends.
-async fn serve<F>(filter: F) -> SocketAddr
+pub(crate) async fn serve<F>(filter: F) -> SocketAddr
 where
     F: Filter + Clone + Send + Sync + 'static,
     F::Extract: warp::Reply,

@@ -280,8 +280,28 @@ impl Merge for Value {
     }
 }
 
+/// The first admin, written to the store directly (as `arus user create`
+/// does) and logged in once the server has picked them up: their token.
+pub(crate) async fn first_admin(api: &Api) -> String {
+    {
+        let store = arus_serving::auth::store::AuthStore::open(&arus_lakehouse::Lake::new(&api.env.config).unwrap()).await.unwrap();
+        let valid = arus_serving::api::auth::validate_registration(Some("admin@example.id"), None, "kata-sandi-rahasia", "Admin").unwrap();
+        arus_serving::api::auth::create_user(&store, valid, arus_schemas::Role::Admin, Some("test".into())).await.unwrap();
+    }
+    // The server picks up people written by another writer within auth_reload_ms.
+    let started = Instant::now();
+    loop {
+        let r = api.client.post(api.url("/api/v1/auth/login")).json(&json!({"login": "admin@example.id", "password": "kata-sandi-rahasia"})).send().await.unwrap();
+        if r.status() == StatusCode::OK {
+            return r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "admin never visible");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Registers `email`, makes them `role` (through the admin API) and logs them in.
-async fn person(api: &Api, admin: &str, email: &str, role: &str) -> (String, String) {
+pub(crate) async fn person(api: &Api, admin: &str, email: &str, role: &str) -> (String, String) {
     let id = api.register(email).await["user_id"].as_str().unwrap().to_owned();
     if role != "user" {
         let (status, body) = api.send(reqwest::Method::PATCH, &format!("/api/v1/users/{id}"), admin, json!({"role": role})).await;
@@ -299,24 +319,7 @@ async fn roles_accounts_throttling_metrics_and_bad_input_with_broker() {
         c.http_max_body_bytes = 4096;
     })
     .await;
-    // The first admin comes from the store directly, as `arus user create` does.
-    {
-        let store = arus_serving::auth::store::AuthStore::open(&arus_lakehouse::Lake::new(&api.env.config).unwrap()).await.unwrap();
-        let valid = arus_serving::api::auth::validate_registration(Some("admin@example.id"), None, "kata-sandi-rahasia", "Admin").unwrap();
-        arus_serving::api::auth::create_user(&store, valid, arus_schemas::Role::Admin, Some("test".into())).await.unwrap();
-    }
-    // The server picks up people written by another writer within auth_reload_ms.
-    let admin = {
-        let started = Instant::now();
-        loop {
-            let r = api.client.post(api.url("/api/v1/auth/login")).json(&json!({"login": "admin@example.id", "password": "kata-sandi-rahasia"})).send().await.unwrap();
-            if r.status() == StatusCode::OK {
-                break r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
-            }
-            assert!(started.elapsed() < Duration::from_secs(10), "admin never visible");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
+    let admin = first_admin(&api).await;
     let (officer_id, officer) = person(&api, &admin, "petugas@example.id", "officer").await;
     let (_, analyst) = person(&api, &admin, "analis@example.id", "analyst").await;
     let (rini_id, rini) = person(&api, &admin, "rini@example.id", "user").await;

@@ -7,6 +7,7 @@ pub mod imports;
 pub mod receipts;
 pub mod transactions;
 pub mod users;
+pub mod whatsapp;
 
 use datafusion::dataframe::DataFrame;
 use serde::de::DeserializeOwned;
@@ -22,7 +23,8 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl warp::Reply,), Error 
             .or(accounts::routes(state.clone()))
             .or(transactions::routes(state.clone()))
             .or(imports::routes(state.clone()))
-            .or(receipts::routes(state)),
+            .or(receipts::routes(state.clone()))
+            .or(whatsapp::routes(state)),
     )
 }
 

@@ -1,9 +1,10 @@
 //! Who is behind a WhatsApp number, and which number reaches a person:
 //! the `whatsapp_links` table (set by an admin or officer through
 //! `/api/v1/whatsapp/links`) first, else the mobile number a person
-//! registered with. Both tables are append-only logs read whole and
-//! reloaded every few seconds, or at once for a number not known yet (so a
-//! number linked a moment ago is recognised on its first message).
+//! registered with. Both tables are append-only logs read whole when they
+//! change: their Delta logs are checked every few seconds, and at once for
+//! a number not known yet (so a number linked a moment ago is recognised
+//! on its first message; checking costs a listing of two `_delta_log`s).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -52,9 +53,15 @@ impl Directory {
         Ok(())
     }
 
+    /// Reads the tables again when either changed since the last read.
     async fn reload(&mut self) -> Result<(), LakeError> {
-        self.users.refresh().await?;
-        self.links.refresh().await?;
+        let users_changed = self.users.refresh().await?;
+        let links_changed = self.links.refresh().await?;
+        let first = self.loaded.is_none();
+        self.loaded = Some(Instant::now());
+        if !(first || users_changed || links_changed) {
+            return Ok(());
+        }
         let mut people: HashMap<String, UserRecord> = HashMap::new();
         for u in self.users.rows().await? {
             if people.get(&u.user_id).is_none_or(|seen| seen.revision < u.revision) {
@@ -73,7 +80,6 @@ impl Directory {
         // Later links overwrite earlier ones: a person's newest number wins.
         self.phones_of = active.into_iter().map(|l| (l.user_id, l.phone)).collect();
         self.people = people;
-        self.loaded = Some(Instant::now());
         Ok(())
     }
 
@@ -91,16 +97,14 @@ impl Directory {
         self.person_of(&u.user_id.clone(), None)
     }
 
-    /// [`Directory::by_phone`], reloading first when the number is not known
-    /// (at most once per second).
+    /// [`Directory::by_phone`], looking at the tables again first when the
+    /// number is not known.
     pub async fn find(&mut self, phone: &str) -> Result<Option<Person>, LakeError> {
         self.refresh().await?;
         if let Some(p) = self.by_phone(phone) {
             return Ok(Some(p));
         }
-        if self.loaded.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
-            self.reload().await?;
-        }
+        self.reload().await?;
         Ok(self.by_phone(phone))
     }
 

@@ -583,11 +583,15 @@ pub async fn run(config: &Config, shutdown: CancellationToken) -> Result<RouterR
     let consumer = kafka.consumer(&config.group(NAME), &[&topic], config.consumer_mode)?;
     let mut report = RouterReport::default();
     tracing::info!(job = NAME, %topic, "WhatsApp router started");
+    // Messages below these offsets were handled before the last stop; the
+    // fetch starts `kafka_resume_rewind` earlier (see that setting) and skips them.
+    let mut next: HashMap<i32, i64> = HashMap::new();
     let mut reassigned = false;
     loop {
         if std::mem::take(&mut reassigned) | consumer.take_assignment_changed() {
-            let next = router.resume_offsets().await?;
-            let positions = consumer.assignment()?.into_iter().map(|(t, p)| ((t, p), next.get(&p).copied())).collect();
+            next = router.resume_offsets().await?;
+            let rewind = config.kafka_resume_rewind;
+            let positions = consumer.assignment()?.into_iter().map(|(t, p)| ((t, p), next.get(&p).map(|o| (o - rewind).max(0)))).collect();
             consumer.seek_to(&positions).await?;
             continue;
         }
@@ -599,6 +603,9 @@ pub async fn run(config: &Config, shutdown: CancellationToken) -> Result<RouterR
                 let msg = msg?;
                 if consumer.take_assignment_changed() {
                     reassigned = true;
+                    continue;
+                }
+                if next.get(&msg.partition()).is_some_and(|&n| msg.offset() < n) {
                     continue;
                 }
                 router.process(&msg, &mut report).await?;
