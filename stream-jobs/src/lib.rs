@@ -49,12 +49,12 @@ pub async fn run_named(name: &str, config: &Config, shutdown: CancellationToken)
         }
         // Answers WhatsApp messages (see whatsapp::router).
         whatsapp::router::NAME => {
-            let r = whatsapp::router::run(config, shutdown).await.map_err(|e| JobError::State { job: whatsapp::router::NAME, reason: e.to_string() })?;
+            let r = whatsapp::router::run(config, shutdown).await?;
             Ok(JobReport { consumed: r.messages, rows: r.answered, dead_letters: r.dead_letters, ..JobReport::default() })
         }
         // Sends replies and alerts through WAHA (see whatsapp::notifier).
         whatsapp::notifier::NAME => {
-            let r = whatsapp::notifier::run(config, shutdown).await.map_err(|e| JobError::State { job: whatsapp::notifier::NAME, reason: e.to_string() })?;
+            let r = whatsapp::notifier::run(config, shutdown).await?;
             Ok(JobReport { consumed: r.consumed, rows: r.sent + r.failed + r.skipped + r.unknown, dead_letters: r.dead_letters, ..JobReport::default() })
         }
         other => Err(JobError::UnknownJob(other.to_owned())),

@@ -30,6 +30,8 @@ pub enum JobError {
     Import(#[from] arus_ingest::import::ImportError),
     #[error(transparent)]
     Photos(#[from] arus_ingest::photos::PhotoError),
+    #[error(transparent)]
+    WhatsApp(#[from] crate::whatsapp::WhatsAppError),
     #[error("job {job}: {reason}")]
     State { job: &'static str, reason: String },
     #[error("job {job} gave up after {attempts} failed commits in a row: {last}")]

@@ -7,3 +7,23 @@ pub mod facts;
 pub mod notifier;
 pub mod people;
 pub mod router;
+
+use arus_ingest::media::MediaError;
+use arus_ingest::photos::PhotoError;
+use arus_lakehouse::{KafkaClientError, LakeError};
+
+/// Why a WhatsApp job stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum WhatsAppError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaClientError),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error(transparent)]
+    Photo(#[from] PhotoError),
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// A setting that does not work (WAHA's URL, a key file).
+    #[error("{0}")]
+    Setup(String),
+}

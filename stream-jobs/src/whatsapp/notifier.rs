@@ -29,7 +29,7 @@ use arus_ingest::whatsapp::waha::WahaError;
 use arus_ingest::whatsapp::Waha;
 use arus_lakehouse::dead_letters::decode;
 use arus_lakehouse::kafka::{BorrowedMessage, Message};
-use arus_lakehouse::{AppendLog, Kafka, KafkaClientError, Lake, LakeError, Producer};
+use arus_lakehouse::{AppendLog, Kafka, Lake, Producer};
 use arus_schemas::events::{check_schema_version, DeadLetterKind, PayloadEncoding};
 use arus_schemas::whatsapp::{Audience, NotificationRecord, NotificationStatus, WaOutbound};
 use arus_schemas::{tables, topics, Alert, AlertKind, Config, DeadLetter, SCHEMA_VERSION};
@@ -37,18 +37,9 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use super::people::Directory;
+use super::WhatsAppError;
 
 pub const NAME: &str = "notifier";
-
-#[derive(Debug, thiserror::Error)]
-pub enum NotifierError {
-    #[error(transparent)]
-    Kafka(#[from] KafkaClientError),
-    #[error(transparent)]
-    Lake(#[from] LakeError),
-    #[error("{0}")]
-    Setup(String),
-}
 
 /// What the notifier did, returned on shutdown.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -119,14 +110,14 @@ fn standings(rows: &[NotificationRecord]) -> HashMap<String, Standing> {
 }
 
 impl Notifier {
-    pub async fn open(config: &Config) -> Result<Self, NotifierError> {
+    pub async fn open(config: &Config) -> Result<Self, WhatsAppError> {
         let kafka = Kafka::new(config)?;
         let lake = Lake::new(config)?;
         let mut log = AppendLog::open(&lake, &tables::NOTIFICATIONS).await?;
         log.refresh().await?;
         let standing = standings(&log.rows().await?);
         Ok(Notifier {
-            waha: Waha::from_config(config).map_err(NotifierError::Setup)?,
+            waha: Waha::from_config(config).map_err(WhatsAppError::Setup)?,
             producer: kafka.producer()?,
             dlq_topic: config.topic(topics::DLQ),
             directory: Directory::open(&lake, Duration::from_secs(5)).await?,
@@ -143,7 +134,7 @@ impl Notifier {
 
     /// Per topic and partition, the last message with a recorded outcome
     /// (handled again on resume: an alert may have more than one message).
-    async fn resume_points(&mut self) -> Result<HashMap<(String, i32), i64>, NotifierError> {
+    async fn resume_points(&mut self) -> Result<HashMap<(String, i32), i64>, WhatsAppError> {
         self.log.refresh().await?;
         let rows = self.log.rows().await?;
         self.standing = standings(&rows);
@@ -155,7 +146,7 @@ impl Notifier {
         Ok(points)
     }
 
-    async fn record(&mut self, d: &Delivery, source: &Source, status: NotificationStatus, attempts: i32, waha_id: Option<String>, error: Option<String>) -> Result<(), NotifierError> {
+    async fn record(&mut self, d: &Delivery, source: &Source, status: NotificationStatus, attempts: i32, waha_id: Option<String>, error: Option<String>) -> Result<(), WhatsAppError> {
         let now = Utc::now();
         let row = NotificationRecord {
             id: d.message.id.clone(),
@@ -181,7 +172,7 @@ impl Notifier {
         Ok(())
     }
 
-    async fn dead(&mut self, d: &Delivery, source: &Source, reason: String, report: &mut NotifierReport) -> Result<(), NotifierError> {
+    async fn dead(&mut self, d: &Delivery, source: &Source, reason: String, report: &mut NotifierReport) -> Result<(), WhatsAppError> {
         let letter = DeadLetter {
             schema_version: SCHEMA_VERSION,
             id: format!("notification/{}", d.message.id),
@@ -203,7 +194,7 @@ impl Notifier {
     }
 
     /// Sends `d` unless it went out before; records every step.
-    async fn deliver(&mut self, d: Delivery, source: &Source, report: &mut NotifierReport, shutdown: &CancellationToken) -> Result<(), NotifierError> {
+    async fn deliver(&mut self, d: Delivery, source: &Source, report: &mut NotifierReport, shutdown: &CancellationToken) -> Result<(), WhatsAppError> {
         let mut tries = match self.standing.get(&d.message.id) {
             Some(Standing::Final) => {
                 report.already_sent += 1;
@@ -273,7 +264,7 @@ impl Notifier {
     }
 
     /// The messages an event on `topic` asks for.
-    async fn deliveries(&mut self, msg: &BorrowedMessage<'_>, outbound_topic: &str) -> Result<Result<Vec<Delivery>, Box<DeadLetter>>, NotifierError> {
+    async fn deliveries(&mut self, msg: &BorrowedMessage<'_>, outbound_topic: &str) -> Result<Result<Vec<Delivery>, Box<DeadLetter>>, WhatsAppError> {
         if msg.topic() == outbound_topic {
             let message: WaOutbound = match decode(NAME, msg) {
                 Ok(m) => m,
@@ -372,7 +363,7 @@ fn capitalise(word: &str) -> String {
 }
 
 /// Runs the notifier until `shutdown`.
-pub async fn run(config: &Config, shutdown: CancellationToken) -> Result<NotifierReport, NotifierError> {
+pub async fn run(config: &Config, shutdown: CancellationToken) -> Result<NotifierReport, WhatsAppError> {
     let mut notifier = Notifier::open(config).await?;
     let kafka = Kafka::new(config)?;
     let outbound = config.topic(topics::WA_OUTBOUND);

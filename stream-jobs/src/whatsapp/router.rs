@@ -29,14 +29,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use arus_ingest::media::MediaError;
-use arus_ingest::photos::{media_path, ConfirmError, Confirmation, PhotoError, PhotoTransaction, Photos};
+use arus_ingest::photos::{media_path, ConfirmError, Confirmation, PhotoTransaction, Photos};
 use arus_ingest::whatsapp::intent::{self, Day, Intent, Unclear};
 use arus_ingest::whatsapp::reply::{self, Flow};
 use arus_ingest::whatsapp::Waha;
 use arus_lakehouse::dead_letters::decode;
 use arus_lakehouse::kafka::{BorrowedMessage, Message};
-use arus_lakehouse::{AppendLog, Kafka, KafkaClientError, Lake, LakeError, Producer};
+use arus_lakehouse::{AppendLog, Kafka, Lake, Producer};
 use arus_schemas::events::{check_schema_version, DeadLetterKind};
 use arus_schemas::media::{MediaKind, MediaStatus, MediaUpload};
 use arus_schemas::whatsapp::{Audience, WaInbound, WaMessageRecord, WaOutbound};
@@ -47,6 +46,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::facts::{days_of, start_of, top_spending, Facts, Pending};
 use super::people::{Directory, Person};
+use super::WhatsAppError;
 
 pub const NAME: &str = "wa-router";
 
@@ -55,20 +55,6 @@ const PHOTO_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5b0e_61d4_2c8a_4e0f_
 
 /// Image types the OCR reads.
 const PHOTO_TYPES: &[&str] = &["image/jpeg", "image/jpg", "image/png", "image/webp"];
-
-#[derive(Debug, thiserror::Error)]
-pub enum RouterError {
-    #[error(transparent)]
-    Kafka(#[from] KafkaClientError),
-    #[error(transparent)]
-    Lake(#[from] LakeError),
-    #[error(transparent)]
-    Photo(#[from] PhotoError),
-    #[error(transparent)]
-    Media(#[from] MediaError),
-    #[error("{0}")]
-    Setup(String),
-}
 
 /// What the router did, returned on shutdown.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +102,7 @@ pub struct Router {
 }
 
 impl Router {
-    pub async fn open(config: &Config) -> Result<Self, RouterError> {
+    pub async fn open(config: &Config) -> Result<Self, WhatsAppError> {
         let kafka = Kafka::new(config)?;
         let lake = Lake::new(config)?;
         Ok(Router {
@@ -128,7 +114,7 @@ impl Router {
             directory: Directory::open(&lake, Duration::from_secs(5)).await?,
             facts: Facts::open(&lake).await?,
             photos: Photos::open(config).await?,
-            waha: Waha::from_config(config).map_err(RouterError::Setup)?,
+            waha: Waha::from_config(config).map_err(WhatsAppError::Setup)?,
             media_max: config.wa_media_max_bytes.min(config.ocr_max_bytes),
             log: AppendLog::open(&lake, &tables::WHATSAPP_MESSAGES).await?,
             pending: HashMap::new(),
@@ -136,7 +122,7 @@ impl Router {
     }
 
     /// The offset after the last message handled on each partition.
-    async fn resume_offsets(&mut self) -> Result<HashMap<i32, i64>, RouterError> {
+    async fn resume_offsets(&mut self) -> Result<HashMap<i32, i64>, WhatsAppError> {
         self.log.refresh().await?;
         let mut next = HashMap::new();
         for r in self.log.rows_where(col("source_offset").gt_eq(datafusion::prelude::lit(0i64))).await? {
@@ -156,7 +142,7 @@ impl Router {
 
     /// Waits (up to 5 s) until `transactions` has every transaction
     /// published for `user_id`, so "the last one" is the one they mean.
-    async fn settle(&mut self, user_id: &str) -> Result<bool, RouterError> {
+    async fn settle(&mut self, user_id: &str) -> Result<bool, WhatsAppError> {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let list = self.pending.remove(user_id).unwrap_or_default();
@@ -178,12 +164,12 @@ impl Router {
         }
     }
 
-    async fn today(&self, user_id: &str) -> Result<Flow, RouterError> {
+    async fn today(&self, user_id: &str) -> Result<Flow, WhatsAppError> {
         Ok(self.facts.today(user_id, Utc::now(), &self.pending_of(user_id)).await?)
     }
 
     /// What `inbound` asks, done; the answer to send.
-    async fn handle(&mut self, inbound: &WaInbound) -> Result<Answer, RouterError> {
+    async fn handle(&mut self, inbound: &WaInbound) -> Result<Answer, WhatsAppError> {
         let (intent, lang) = if inbound.has_media {
             (None, caption_lang(&inbound.body))
         } else {
@@ -239,7 +225,7 @@ impl Router {
         })
     }
 
-    async fn record(&mut self, inbound: &WaInbound, person: &Person, entry: intent::Entry, lang: Lang) -> Result<Answer, RouterError> {
+    async fn record(&mut self, inbound: &WaInbound, person: &Person, entry: intent::Entry, lang: Lang) -> Result<Answer, WhatsAppError> {
         let now = Utc::now();
         // A phone's clock may run ahead; never book later than received.
         let at = inbound.sent_at.min(inbound.received_at);
@@ -279,7 +265,7 @@ impl Router {
         Ok(answer)
     }
 
-    async fn photo(&mut self, inbound: &WaInbound, person: &Person, lang: Lang) -> Result<Answer, RouterError> {
+    async fn photo(&mut self, inbound: &WaInbound, person: &Person, lang: Lang) -> Result<Answer, WhatsAppError> {
         let refuse = |code: &str, reason: String, text: String| {
             let mut answer = Answer::new("photo", lang, person, text);
             answer.dead = Some((DeadLetterKind::Invalid, format!("{code}: {reason}")));
@@ -336,7 +322,7 @@ impl Router {
     }
 
     /// `YA` (book) or `TIDAK` (decline) for the photo waiting for an answer.
-    async fn confirm(&mut self, person: &Person, lang: Lang, yes: bool) -> Result<Answer, RouterError> {
+    async fn confirm(&mut self, person: &Person, lang: Lang, yes: bool) -> Result<Answer, WhatsAppError> {
         let intent = if yes { "confirm" } else { "decline" };
         let Some(record) = self.photos.awaiting(&person.user_id, "whatsapp").await? else {
             return Ok(Answer::new(intent, lang, person, reply::nothing_to_confirm(lang)));
@@ -371,7 +357,7 @@ impl Router {
         Ok(answer)
     }
 
-    async fn set_category(&mut self, inbound: &WaInbound, person: &Person, wanted: &str, lang: Lang) -> Result<Answer, RouterError> {
+    async fn set_category(&mut self, inbound: &WaInbound, person: &Person, wanted: &str, lang: Lang) -> Result<Answer, WhatsAppError> {
         let Some(category) = categories::find(wanted) else {
             let names: Vec<&str> = categories::DEFAULT.iter().map(|c| if lang == Lang::Id { c.name_id } else { c.name_en }).collect();
             return Ok(Answer::new("set_category", lang, person, reply::unknown_category(wanted, &names, lang)));
@@ -405,7 +391,7 @@ impl Router {
         Ok(answer)
     }
 
-    async fn undo(&mut self, inbound: &WaInbound, person: &Person, lang: Lang) -> Result<Answer, RouterError> {
+    async fn undo(&mut self, inbound: &WaInbound, person: &Person, lang: Lang) -> Result<Answer, WhatsAppError> {
         if !self.settle(&person.user_id).await? {
             return Ok(Answer::new("undo", lang, person, reply::try_again_shortly(lang)));
         }
@@ -440,7 +426,7 @@ impl Router {
 
     /// Handles one message from the topic: the answer sent, dead letters,
     /// the log row. Fails only when the broker or the lake stays away.
-    async fn process(&mut self, msg: &BorrowedMessage<'_>, report: &mut RouterReport) -> Result<(), RouterError> {
+    async fn process(&mut self, msg: &BorrowedMessage<'_>, report: &mut RouterReport) -> Result<(), WhatsAppError> {
         let started = Instant::now();
         let at = (msg.partition(), msg.offset());
         report.messages += 1;
@@ -576,7 +562,7 @@ fn dead_letter(msg: &BorrowedMessage<'_>, inbound: &WaInbound, kind: DeadLetterK
 }
 
 /// Runs the router until `shutdown`.
-pub async fn run(config: &Config, shutdown: CancellationToken) -> Result<RouterReport, RouterError> {
+pub async fn run(config: &Config, shutdown: CancellationToken) -> Result<RouterReport, WhatsAppError> {
     let mut router = Router::open(config).await?;
     let kafka = Kafka::new(config)?;
     let topic = config.topic(topics::WA_INBOUND);
