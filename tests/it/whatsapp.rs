@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,10 +19,11 @@ use arus_schemas::whatsapp::{Audience, WaOutbound};
 use arus_schemas::{topics, Alert, AlertKind, Config, Severity, SCHEMA_VERSION};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 use warp::Filter;
 
-use crate::common::{scalar, wait_for, TestEnv};
+use crate::common::{arus_bin, scalar, wait_for, TestEnv};
 use crate::receipts::{serve, typed, RECEIPT};
 use crate::serving::{first_admin, person, Api};
 
@@ -320,6 +322,7 @@ async fn messages_are_recorded_answered_and_corrected_with_broker() {
     say(&api, &text_event("B0", RINI, "beli gas 22.000 dan minyak 15rb")).await;
     let replies = waha.wait_texts(&rini_chat, 10).await;
     assert!(replies[6].starts_with("Thank you rini@example.id! Recorded: Paid electricity — money out Rp 150.000"), "{replies:?}");
+    assert!(replies[6].contains("positive Rp 150.000 (in Rp 300.000, out Rp 150.000)"), "the cancelled gas is no spending: {replies:?}");
     assert!(replies[7].contains("belum tersedia"), "{replies:?}");
     assert!(replies[8].contains("belum paham") && replies[8].contains("Cara pakai"), "{replies:?}");
     assert!(replies[9].contains("satu transaksi per pesan"), "{replies:?}");
@@ -409,19 +412,30 @@ async fn a_photo_is_read_confirmed_with_ya_and_booked_with_broker() {
     api.stop().await;
 }
 
-/// Runs the notifier (and the DLQ sink) in this process; `abort` kills it without a word.
-fn start_notifier(env: &TestEnv) -> (CancellationToken, Vec<tokio::task::JoinHandle<()>>) {
-    let token = CancellationToken::new();
-    let tasks = ["notifier", "dlq"]
-        .into_iter()
-        .map(|job| {
-            let (config, token) = (env.config.clone(), token.clone());
-            tokio::spawn(async move {
-                arus_stream_jobs::run_named(job, &config, token).await.unwrap();
-            })
-        })
-        .collect();
-    (token, tasks)
+/// `arus job notifier` as a child process talking to `waha`; `start_kill` is SIGKILL.
+fn start_notifier(env: &TestEnv, waha: &FakeWaha, run: usize) -> Child {
+    let log = std::fs::File::create(env.dir.path().join(format!("notifier-{run}.log"))).unwrap();
+    Command::new(arus_bin())
+        .args(["job", "notifier"])
+        .envs(env.child_env())
+        // tansu 0.6 does not reassign a SIGKILLed group member's partitions; a lone job takes them all.
+        .env("ARUS_CONSUMER_MODE", "assign")
+        .env("ARUS_WAHA_URL", waha.url())
+        .env("ARUS_WAHA_API_KEY", API_KEY)
+        .env("ARUS_WA_CHAT_INTERVAL_MS", "0")
+        .env("ARUS_WA_RETRY_BASE_MS", "50")
+        .env("ARUS_WA_RETRY_MAX_MS", "200")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+async fn kill(mut child: Child) {
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
 }
 
 fn outbound(id: &str, chat: &str, text: &str) -> WaOutbound {
@@ -442,8 +456,7 @@ fn outbound(id: &str, chat: &str, text: &str) -> WaOutbound {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_notifier_retries_never_sends_twice_and_tells_officers_with_broker() {
     let waha = fake_waha().await;
-    let mut env = TestEnv::new("wa-notify").await;
-    tweak(&waha)(&mut env.config);
+    let env = TestEnv::new("wa-notify").await;
     let producer = Kafka::new(&env.config).unwrap().producer().unwrap();
     let topic = env.config.topic(topics::WA_OUTBOUND);
     let session = env.session().await;
@@ -452,7 +465,12 @@ async fn the_notifier_retries_never_sends_twice_and_tells_officers_with_broker()
         let (producer, topic) = (producer.clone(), topic.clone());
         async move { producer.send_json(&topic, &m.chat_id, &m).await.unwrap() }
     };
-    let (mut token, mut tasks) = start_notifier(&env);
+    let dlq = {
+        let (config, token) = (env.config.clone(), CancellationToken::new());
+        let stop = token.clone();
+        (stop, tokio::spawn(async move { arus_stream_jobs::run_named("dlq", &config, token).await.unwrap() }))
+    };
+    let mut notifier = start_notifier(&env, &waha, 0);
 
     // WAHA failing three times, then taking it: delivered exactly once.
     waha.state.fail_next.store(3, Ordering::SeqCst);
@@ -467,37 +485,31 @@ async fn the_notifier_retries_never_sends_twice_and_tells_officers_with_broker()
     publish(outbound("m2", &chat, "tidak terkirim")).await;
     publish(outbound("m3", &chat, "pesan tiga")).await;
     waha.wait_texts(&chat, 2).await;
+    wait_for(&session, "SELECT count(*) FROM notifications WHERE id = 'm3' AND status = 'sent'", 1, Duration::from_secs(30)).await;
     wait_for(&session, "SELECT count(*) FROM dlq WHERE job = 'notifier' AND error LIKE '%WAHA refused%'", 1, Duration::from_secs(30)).await;
 
-    // Stopped and started again, with m1 delivered again by the broker: nothing repeated.
-    token.cancel();
-    for t in tasks.drain(..) {
-        t.await.unwrap();
-    }
-    (token, tasks) = start_notifier(&env);
+    // Killed after sending, started again, and m1 delivered again by the broker: nothing repeated.
+    kill(notifier).await;
+    notifier = start_notifier(&env, &waha, 1);
     publish(outbound("m1", &chat, "pesan satu")).await;
     publish(outbound("m4", &chat, "pesan empat")).await;
     let texts = waha.wait_texts(&chat, 3).await;
     assert_eq!(texts, ["pesan satu", "pesan tiga", "pesan empat"]);
 
     // Killed while WAHA has the message (after it took it, before it answered):
-    // restarted, the notifier does not send it again and says so in the DLQ.
+    // started again, the notifier does not send it again and says so in the DLQ.
     waha.state.stall_ms.store(3_000, Ordering::SeqCst);
     waha.state.stall_next.store(1, Ordering::SeqCst);
     let took = waha.state.took.notified();
     publish(outbound("m5", &chat, "pesan lima")).await;
     tokio::time::timeout(Duration::from_secs(30), took).await.expect("WAHA never got m5");
-    for t in tasks.drain(..) {
-        t.abort();
-    }
-    token.cancel();
-    (token, tasks) = start_notifier(&env);
+    kill(notifier).await;
+    notifier = start_notifier(&env, &waha, 2);
     publish(outbound("m6", &chat, "pesan enam")).await;
     let texts = waha.wait_texts(&chat, 5).await;
     assert_eq!(texts, ["pesan satu", "pesan tiga", "pesan empat", "pesan lima", "pesan enam"]);
     wait_for(&session, "SELECT count(*) FROM notifications WHERE id = 'm5' AND status = 'unknown'", 1, Duration::from_secs(30)).await;
     wait_for(&session, "SELECT count(*) FROM dlq WHERE job = 'notifier' AND error LIKE '%delivery unknown%'", 1, Duration::from_secs(30)).await;
-
     // An alert: a partner rising to Gold is news for their field officer.
     let lake = arus_lakehouse::Lake::new(&env.config).unwrap();
     let store = arus_serving::auth::store::AuthStore::open(&lake).await.unwrap();
@@ -528,8 +540,7 @@ async fn the_notifier_retries_never_sends_twice_and_tells_officers_with_broker()
     assert_eq!(to_officer, ["Halo, kabar baik! Mitra Ibu Rini baru saja naik ke Tier Gold. Beliau potensial untuk top-up plafon. Hubungi segera?"]);
     let to_rini = waha.wait_texts(&chat, 6).await;
     assert!(to_rini[5].starts_with("Selamat Ibu Rini! Status Anda naik ke Gold"), "{to_rini:?}");
-    token.cancel();
-    for t in tasks {
-        t.await.unwrap();
-    }
+    kill(notifier).await;
+    dlq.0.cancel();
+    dlq.1.await.unwrap();
 }

@@ -37,6 +37,23 @@ impl Flow {
         self.count += 1;
         self
     }
+
+    /// `self` with a reversal of `amount` (the opposite of what it cancels):
+    /// the cancelled money comes off its side and the transaction off the count.
+    pub fn with_reversal(mut self, amount: i64) -> Flow {
+        if amount >= 0 {
+            self.expense -= amount;
+        } else {
+            self.income -= -amount;
+        }
+        self.count -= 1;
+        self
+    }
+
+    /// [`Flow::with`] or [`Flow::with_reversal`].
+    pub fn add(self, amount: i64, reversal: bool) -> Flow {
+        if reversal { self.with_reversal(amount) } else { self.with(amount) }
+    }
 }
 
 /// `Rp 200.000` with its sign spelled out: `+Rp 200.000`, `-Rp 50.000`.
@@ -392,7 +409,8 @@ mod tests {
 
     #[test]
     fn a_recorded_sale_reads_like_the_brief() {
-        let today = Flow::default().with(300_000).with(-100_000);
+        let today = Flow::default().with(300_000).with(-100_000).with(-22_000).with_reversal(22_000);
+        assert_eq!((today.income, today.expense, today.count), (300_000, 100_000, 2), "a cancelled expense is no expense");
         let text = recorded("Ibu Rini", "Jual bakso 20 porsi", 300_000, false, today, Some("Silver"), Lang::Id);
         assert_eq!(
             text,

@@ -26,6 +26,8 @@ pub struct Pending {
     pub id: String,
     pub amount: i64,
     pub occurred_at: DateTime<Utc>,
+    /// A reversal (`hapus terakhir`): it cancels, it does not add.
+    pub reversal: bool,
 }
 
 /// The last transaction, as the corrections need it.
@@ -49,7 +51,10 @@ struct Amount {
     id: String,
     amount: i64,
     category_id: Option<String>,
+    reverses: Option<String>,
 }
+
+const AMOUNT_COLUMNS: &[&str] = &["id", "amount", "category_id", "reverses"];
 
 pub struct Facts {
     session: LakeSession,
@@ -103,20 +108,28 @@ impl Facts {
             .and(col("month").lt_eq(lit(month_of(to))))
             .and(col("occurred_at").gt_eq(ts(from)))
             .and(col("occurred_at").lt(ts(to)));
-        let rows: Vec<Amount> = self.rows(filter, &["id", "amount", "category_id"]).await?;
+        let rows: Vec<Amount> = self.rows(filter, AMOUNT_COLUMNS).await?;
         let mut flow = Flow::default();
         let mut spending: HashMap<String, i64> = HashMap::new();
         let mut seen = HashSet::new();
         for r in rows {
-            flow = flow.with(r.amount);
-            if r.amount < 0 {
-                *spending.entry(r.category_id.unwrap_or_else(|| "other".to_owned())).or_default() += -r.amount;
+            let reversal = r.reverses.is_some();
+            flow = flow.add(r.amount, reversal);
+            // Money out, or the cancelling of money out, by category.
+            let spent = match (reversal, r.amount < 0) {
+                (false, true) => -r.amount,
+                (true, false) => -r.amount,
+                _ => 0,
+            };
+            if spent != 0 {
+                *spending.entry(r.category_id.unwrap_or_else(|| "other".to_owned())).or_default() += spent;
             }
             seen.insert(r.id);
         }
         for p in pending.iter().filter(|p| p.occurred_at >= from && p.occurred_at < to && !seen.contains(&p.id)) {
-            flow = flow.with(p.amount);
+            flow = flow.add(p.amount, p.reversal);
         }
+        spending.retain(|_, spent| *spent > 0);
         Ok((flow, spending))
     }
 
@@ -126,13 +139,14 @@ impl Facts {
         Ok(self.flow(user_id, start_of(today), start_of(today + Duration::days(1)), pending).await?.0)
     }
 
-    /// The sum and count of everything `user_id` recorded, counting `pending`.
+    /// The sum of everything `user_id` recorded and how many transactions
+    /// stand (a reversal takes one away), counting `pending`.
     pub async fn balance(&self, user_id: &str, pending: &[Pending]) -> Result<(i64, i64), LakeError> {
-        let rows: Vec<Amount> = self.rows(col("user_id").eq(lit(user_id.to_owned())), &["id", "amount", "category_id"]).await?;
+        let rows: Vec<Amount> = self.rows(col("user_id").eq(lit(user_id.to_owned())), AMOUNT_COLUMNS).await?;
         let seen: HashSet<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        let extra: Vec<&Pending> = pending.iter().filter(|p| !seen.contains(p.id.as_str())).collect();
-        let total = rows.iter().map(|r| r.amount).sum::<i64>() + extra.iter().map(|p| p.amount).sum::<i64>();
-        Ok((total, (rows.len() + extra.len()) as i64))
+        let flow = rows.iter().fold(Flow::default(), |f, r| f.add(r.amount, r.reverses.is_some()));
+        let flow = pending.iter().filter(|p| !seen.contains(p.id.as_str())).fold(flow, |f, p| f.add(p.amount, p.reversal));
+        Ok((flow.net(), flow.count))
     }
 
     /// The last transaction of `user_id` that is neither a reversal nor
@@ -149,7 +163,7 @@ impl Facts {
     /// Whether transaction `id` of `user_id` is in the table.
     pub async fn has(&self, user_id: &str, id: &str) -> Result<bool, LakeError> {
         let filter = col("user_id").eq(lit(user_id.to_owned())).and(col("id").eq(lit(id.to_owned())));
-        let rows: Vec<Amount> = self.rows(filter, &["id", "amount", "category_id"]).await?;
+        let rows: Vec<Amount> = self.rows(filter, AMOUNT_COLUMNS).await?;
         Ok(!rows.is_empty())
     }
 }

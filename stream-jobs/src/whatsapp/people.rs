@@ -2,9 +2,9 @@
 //! the `whatsapp_links` table (set by an admin or officer through
 //! `/api/v1/whatsapp/links`) first, else the mobile number a person
 //! registered with. Both tables are append-only logs read whole when they
-//! change: their Delta logs are checked every few seconds, and at once for
-//! a number not known yet (so a number linked a moment ago is recognised
-//! on its first message; checking costs a listing of two `_delta_log`s).
+//! change: the router checks their Delta logs on every message (a listing
+//! of two `_delta_log`s), so a number linked or unlinked a moment ago
+//! counts on its next message; the notifier checks every few seconds.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -97,13 +97,9 @@ impl Directory {
         self.person_of(&u.user_id.clone(), None)
     }
 
-    /// [`Directory::by_phone`], looking at the tables again first when the
-    /// number is not known.
+    /// [`Directory::by_phone`] as the tables are now (a link made or
+    /// removed a moment ago counts).
     pub async fn find(&mut self, phone: &str) -> Result<Option<Person>, LakeError> {
-        self.refresh().await?;
-        if let Some(p) = self.by_phone(phone) {
-            return Ok(Some(p));
-        }
         self.reload().await?;
         Ok(self.by_phone(phone))
     }

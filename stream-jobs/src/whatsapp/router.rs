@@ -257,7 +257,7 @@ impl Router {
         }
         self.producer.send_json(&self.txn_topic, &raw.user_id, &raw).await?;
         let id = raw.transaction_id();
-        self.remember(&person.user_id, Pending { id: id.clone(), amount: raw.amount, occurred_at });
+        self.remember(&person.user_id, Pending { id: id.clone(), amount: raw.amount, occurred_at, reversal: false });
         let today = self.today(&person.user_id).await?;
         let text = reply::recorded(&person.name, &entry.description, entry.amount, entry.day == Day::Yesterday, today, None, lang);
         let mut answer = Answer::new("record", lang, person, text);
@@ -349,7 +349,7 @@ impl Router {
         };
         let transactions: Vec<PhotoTransaction> = booked.transactions.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
         for t in &transactions {
-            self.remember(&person.user_id, Pending { id: t.id.clone(), amount: t.amount, occurred_at: t.occurred_at });
+            self.remember(&person.user_id, Pending { id: t.id.clone(), amount: t.amount, occurred_at: t.occurred_at, reversal: false });
         }
         let today = self.today(&person.user_id).await?;
         let mut answer = Answer::new(intent, lang, person, reply::photo_booked(&person.name, &transactions, today, None, lang));
@@ -418,7 +418,7 @@ impl Router {
         };
         self.producer.send_json(&self.txn_topic, &raw.user_id, &raw).await?;
         let id = raw.transaction_id();
-        self.remember(&person.user_id, Pending { id: id.clone(), amount: raw.amount, occurred_at: raw.occurred_at });
+        self.remember(&person.user_id, Pending { id: id.clone(), amount: raw.amount, occurred_at: raw.occurred_at, reversal: true });
         let mut answer = Answer::new("undo", lang, person, reply::reversed(&last.description, last.amount, lang));
         answer.effect_id = Some(id);
         Ok(answer)
