@@ -159,6 +159,11 @@ pub async fn serve(
         .map_err(|source| ServeError::Bind { addr: config.http_addr, source })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.http_addr, source })?;
     tracing::info!(%addr, docs = %format!("http://{addr}/docs/"), "HTTP API listening");
+    tracing::info!(
+        url = %format!("http://{addr}/webhooks/waha"),
+        signed = state.webhook.requires_signature(),
+        "WhatsApp webhook for WAHA (events: message)"
+    );
     if let Some(bound) = bound {
         let _ = bound.send(addr);
     }

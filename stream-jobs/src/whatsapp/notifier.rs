@@ -37,7 +37,7 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use super::people::Directory;
-use super::WhatsAppError;
+use super::{consume_in_order, InOrder, WhatsAppError};
 
 pub const NAME: &str = "notifier";
 
@@ -85,7 +85,10 @@ pub struct Notifier {
     base: Duration,
     max: Duration,
     interval: Duration,
-    rewind: i64,
+    outbound_topic: String,
+    alert_topic: String,
+    report: NotifierReport,
+    shutdown: CancellationToken,
 }
 
 /// The standing of every id in `rows`.
@@ -110,7 +113,7 @@ fn standings(rows: &[NotificationRecord]) -> HashMap<String, Standing> {
 }
 
 impl Notifier {
-    pub async fn open(config: &Config) -> Result<Self, WhatsAppError> {
+    pub async fn open(config: &Config, shutdown: CancellationToken) -> Result<Self, WhatsAppError> {
         let kafka = Kafka::new(config)?;
         let lake = Lake::new(config)?;
         let mut log = AppendLog::open(&lake, &tables::NOTIFICATIONS).await?;
@@ -128,13 +131,16 @@ impl Notifier {
             base: Duration::from_millis(config.wa_retry_base_ms),
             max: Duration::from_millis(config.wa_retry_max_ms.max(config.wa_retry_base_ms)),
             interval: Duration::from_millis(config.wa_chat_interval_ms),
-            rewind: config.kafka_resume_rewind,
+            outbound_topic: config.topic(topics::WA_OUTBOUND),
+            alert_topic: config.topic(topics::ALERT),
+            report: NotifierReport::default(),
+            shutdown,
         })
     }
 
     /// Per topic and partition, the last message with a recorded outcome
     /// (handled again on resume: an alert may have more than one message).
-    async fn resume_points(&mut self) -> Result<HashMap<(String, i32), i64>, WhatsAppError> {
+    async fn recorded_points(&mut self) -> Result<HashMap<(String, i32), i64>, WhatsAppError> {
         self.log.refresh().await?;
         let rows = self.log.rows().await?;
         self.standing = standings(&rows);
@@ -172,7 +178,7 @@ impl Notifier {
         Ok(())
     }
 
-    async fn dead(&mut self, d: &Delivery, source: &Source, reason: String, report: &mut NotifierReport) -> Result<(), WhatsAppError> {
+    async fn dead(&mut self, d: &Delivery, source: &Source, reason: String) -> Result<(), WhatsAppError> {
         let letter = DeadLetter {
             schema_version: SCHEMA_VERSION,
             id: format!("notification/{}", d.message.id),
@@ -189,15 +195,15 @@ impl Notifier {
             failed_at: Utc::now(),
         };
         self.producer.send_json(&self.dlq_topic, d.message.user_id.as_deref().unwrap_or(""), &letter).await?;
-        report.dead_letters += 1;
+        self.report.dead_letters += 1;
         Ok(())
     }
 
     /// Sends `d` unless it went out before; records every step.
-    async fn deliver(&mut self, d: Delivery, source: &Source, report: &mut NotifierReport, shutdown: &CancellationToken) -> Result<(), WhatsAppError> {
+    async fn deliver(&mut self, d: Delivery, source: &Source) -> Result<(), WhatsAppError> {
         let mut tries = match self.standing.get(&d.message.id) {
             Some(Standing::Final) => {
-                report.already_sent += 1;
+                self.report.already_sent += 1;
                 return Ok(());
             }
             Some(Standing::Ambiguous(n)) => {
@@ -205,8 +211,8 @@ impl Notifier {
                 tracing::warn!(job = NAME, id = %d.message.id, "the notifier stopped while WAHA had this message: not sending it again");
                 self.record(&d, source, NotificationStatus::Unknown, n, None, Some("the notifier stopped while WAHA had the message; it may not have been delivered".to_owned())).await?;
                 let reason = format!("delivery unknown: the notifier stopped during try {n} of sending {} to {}; check the chat and resend by hand if it is missing", d.message.id, d.message.chat_id);
-                self.dead(&d, source, reason, report).await?;
-                report.unknown += 1;
+                self.dead(&d, source, reason).await?;
+                self.report.unknown += 1;
                 return Ok(());
             }
             Some(Standing::Retry(n)) => *n as u32,
@@ -214,14 +220,14 @@ impl Notifier {
         };
         if !d.reachable {
             self.record(&d, source, NotificationStatus::Skipped, 0, None, Some("nobody to send it to: no WhatsApp number is linked".to_owned())).await?;
-            report.skipped += 1;
+            self.report.skipped += 1;
             return Ok(());
         }
         loop {
             if tries > 0 {
                 // Waiting before the next try; stopping now resumes at this message.
                 tokio::select! {
-                    () = shutdown.cancelled() => return Ok(()),
+                    () = self.shutdown.cancelled() => return Ok(()),
                     () = tokio::time::sleep(backoff(self.base, self.max, tries)) => {}
                 }
             }
@@ -239,14 +245,14 @@ impl Notifier {
             match result {
                 Ok(waha_id) => {
                     self.record(&d, source, NotificationStatus::Sent, tries as i32, waha_id, None).await?;
-                    report.sent += 1;
+                    self.report.sent += 1;
                     tracing::info!(job = NAME, id = %d.message.id, tries, "WhatsApp message sent");
                     return Ok(());
                 }
                 Err(WahaError::Transient(e)) if tries < self.attempts => {
                     tracing::warn!(job = NAME, id = %d.message.id, tries, error = %e, "sending failed; will try again");
                     self.record(&d, source, NotificationStatus::Retrying, tries as i32, None, Some(e)).await?;
-                    report.retries += 1;
+                    self.report.retries += 1;
                 }
                 Err(e) => {
                     let reason = match &e {
@@ -255,8 +261,8 @@ impl Notifier {
                     };
                     tracing::error!(job = NAME, id = %d.message.id, tries, error = %reason, "message not sent");
                     self.record(&d, source, NotificationStatus::Failed, tries as i32, None, Some(reason.clone())).await?;
-                    self.dead(&d, source, reason, report).await?;
-                    report.failed += 1;
+                    self.dead(&d, source, reason).await?;
+                    self.report.failed += 1;
                     return Ok(());
                 }
             }
@@ -264,8 +270,8 @@ impl Notifier {
     }
 
     /// The messages an event on `topic` asks for.
-    async fn deliveries(&mut self, msg: &BorrowedMessage<'_>, outbound_topic: &str) -> Result<Result<Vec<Delivery>, Box<DeadLetter>>, WhatsAppError> {
-        if msg.topic() == outbound_topic {
+    async fn deliveries(&mut self, msg: &BorrowedMessage<'_>) -> Result<Result<Vec<Delivery>, Box<DeadLetter>>, WhatsAppError> {
+        if msg.topic() == self.outbound_topic {
             let message: WaOutbound = match decode(NAME, msg) {
                 Ok(m) => m,
                 Err(dead) => return Ok(Err(dead)),
@@ -362,79 +368,57 @@ fn capitalise(word: &str) -> String {
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
-/// Runs the notifier until `shutdown`.
-pub async fn run(config: &Config, shutdown: CancellationToken) -> Result<NotifierReport, WhatsAppError> {
-    let mut notifier = Notifier::open(config).await?;
-    let kafka = Kafka::new(config)?;
-    let outbound = config.topic(topics::WA_OUTBOUND);
-    let alerts = config.topic(topics::ALERT);
-    let consumer = kafka.consumer(&config.group(NAME), &[&outbound, &alerts], config.consumer_mode)?;
-    let mut report = NotifierReport::default();
-    tracing::info!(job = NAME, waha = %config.waha_url, "notifier started");
-    // Messages below these offsets were handled before the last stop.
-    let mut resume_at: HashMap<(String, i32), i64> = HashMap::new();
-    let mut reassigned = false;
-    loop {
-        if std::mem::take(&mut reassigned) | consumer.take_assignment_changed() {
-            resume_at = notifier.resume_points().await?;
-            let rewind = notifier.rewind;
-            let positions = consumer.assignment()?.into_iter().map(|key| {
-                let at = resume_at.get(&key).map(|o| (o - rewind).max(0));
-                (key, at)
-            }).collect();
-            consumer.seek_to(&positions).await?;
-            continue;
-        }
-        tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => break,
-            _ = consumer.assignment_change() => continue,
-            msg = consumer.recv() => {
-                let msg = msg?;
-                if consumer.take_assignment_changed() {
-                    reassigned = true;
-                    continue;
+impl InOrder for Notifier {
+    async fn resume_points(&mut self) -> Result<HashMap<(String, i32), i64>, WhatsAppError> {
+        self.recorded_points().await
+    }
+
+    /// Sends what `msg` asks for; an unreadable message is a dead letter,
+    /// recorded so the resume point moves past it.
+    async fn handle(&mut self, msg: &BorrowedMessage<'_>) -> Result<(), WhatsAppError> {
+        let source = Source { topic: msg.topic().to_owned(), partition: msg.partition(), offset: msg.offset() };
+        self.report.consumed += 1;
+        match self.deliveries(msg).await? {
+            Ok(list) => {
+                for d in list {
+                    self.deliver(d, &source).await?;
                 }
-                let source = Source { topic: msg.topic().to_owned(), partition: msg.partition(), offset: msg.offset() };
-                if resume_at.get(&(source.topic.clone(), source.partition)).is_some_and(|&at| source.offset < at) {
-                    continue;
-                }
-                report.consumed += 1;
-                match notifier.deliveries(&msg, &outbound).await? {
-                    Ok(list) => {
-                        for d in list {
-                            notifier.deliver(d, &source, &mut report, &shutdown).await?;
-                        }
-                    }
-                    Err(letter) => {
-                        tracing::warn!(job = NAME, partition = source.partition, offset = source.offset, error = %letter.error, "dead letter");
-                        notifier.producer.send_json(&notifier.dlq_topic, letter.user_id.as_deref().unwrap_or(""), &letter).await?;
-                        report.dead_letters += 1;
-                        // Recorded so the resume point moves past it.
-                        let placeholder = Delivery {
-                            message: WaOutbound {
-                                schema_version: SCHEMA_VERSION,
-                                id: letter.id.clone(),
-                                session: String::new(),
-                                chat_id: String::new(),
-                                text: String::new(),
-                                reply_to: None,
-                                user_id: letter.user_id.clone(),
-                                audience: Audience::Partner,
-                                origin: "unreadable".to_owned(),
-                                created_at: Utc::now(),
-                            },
-                            reachable: false,
-                        };
-                        notifier.record(&placeholder, &source, NotificationStatus::Failed, 0, None, Some(letter.error.clone())).await?;
-                    }
-                }
-                let _ = consumer.commit_for_lag(&[(source.topic.clone(), source.partition, source.offset + 1)]);
+            }
+            Err(letter) => {
+                tracing::warn!(job = NAME, partition = source.partition, offset = source.offset, error = %letter.error, "dead letter");
+                self.producer.send_json(&self.dlq_topic, letter.user_id.as_deref().unwrap_or(""), &letter).await?;
+                self.report.dead_letters += 1;
+                let placeholder = Delivery {
+                    message: WaOutbound {
+                        schema_version: SCHEMA_VERSION,
+                        id: letter.id.clone(),
+                        session: String::new(),
+                        chat_id: String::new(),
+                        text: String::new(),
+                        reply_to: None,
+                        user_id: letter.user_id.clone(),
+                        audience: Audience::Partner,
+                        origin: "unreadable".to_owned(),
+                        created_at: Utc::now(),
+                    },
+                    reachable: false,
+                };
+                self.record(&placeholder, &source, NotificationStatus::Failed, 0, None, Some(letter.error.clone())).await?;
             }
         }
+        Ok(())
     }
-    tracing::info!(job = NAME, ?report, "notifier stopped");
-    Ok(report)
+}
+
+/// Runs the notifier until `shutdown`.
+pub async fn run(config: &Config, shutdown: CancellationToken) -> Result<NotifierReport, WhatsAppError> {
+    let mut notifier = Notifier::open(config, shutdown.clone()).await?;
+    let topics = [notifier.outbound_topic.as_str(), notifier.alert_topic.as_str()];
+    let consumer = Kafka::new(config)?.consumer(&config.group(NAME), &topics, config.consumer_mode)?;
+    tracing::info!(job = NAME, waha = %config.waha_url, "notifier started");
+    consume_in_order(&mut notifier, &consumer, config.kafka_resume_rewind, &shutdown).await?;
+    tracing::info!(job = NAME, report = ?notifier.report, "notifier stopped");
+    Ok(notifier.report)
 }
 
 #[cfg(test)]

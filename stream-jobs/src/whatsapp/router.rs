@@ -46,7 +46,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::facts::{days_of, start_of, top_spending, Facts, Pending};
 use super::people::{Directory, Person};
-use super::WhatsAppError;
+use super::{consume_in_order, InOrder, WhatsAppError};
 
 pub const NAME: &str = "wa-router";
 
@@ -99,6 +99,8 @@ pub struct Router {
     log: AppendLog<WaMessageRecord>,
     /// Transactions published per person that `transactions` may not have yet.
     pending: HashMap<String, Vec<(Pending, Instant)>>,
+    inbound_topic: String,
+    report: RouterReport,
 }
 
 impl Router {
@@ -118,18 +120,9 @@ impl Router {
             media_max: config.wa_media_max_bytes.min(config.ocr_max_bytes),
             log: AppendLog::open(&lake, &tables::WHATSAPP_MESSAGES).await?,
             pending: HashMap::new(),
+            inbound_topic: config.topic(topics::WA_INBOUND),
+            report: RouterReport::default(),
         })
-    }
-
-    /// The offset after the last message handled on each partition.
-    async fn resume_offsets(&mut self) -> Result<HashMap<i32, i64>, WhatsAppError> {
-        self.log.refresh().await?;
-        let mut next = HashMap::new();
-        for r in self.log.rows_where(col("source_offset").gt_eq(datafusion::prelude::lit(0i64))).await? {
-            let at = next.entry(r.source_partition).or_insert(r.source_offset + 1);
-            *at = (*at).max(r.source_offset + 1);
-        }
-        Ok(next)
     }
 
     fn pending_of(&self, user_id: &str) -> Vec<Pending> {
@@ -426,16 +419,16 @@ impl Router {
 
     /// Handles one message from the topic: the answer sent, dead letters,
     /// the log row. Fails only when the broker or the lake stays away.
-    async fn process(&mut self, msg: &BorrowedMessage<'_>, report: &mut RouterReport) -> Result<(), WhatsAppError> {
+    async fn process(&mut self, msg: &BorrowedMessage<'_>) -> Result<(), WhatsAppError> {
         let started = Instant::now();
         let at = (msg.partition(), msg.offset());
-        report.messages += 1;
+        self.report.messages += 1;
         let inbound = match decode_inbound(msg) {
             Ok(inbound) => inbound,
             Err(letter) => {
                 tracing::warn!(job = NAME, partition = at.0, offset = at.1, error = %letter.error, "dead letter");
                 self.producer.send_json(&self.dlq_topic, "", &letter).await?;
-                report.dead_letters += 1;
+                self.report.dead_letters += 1;
                 let row = WaMessageRecord {
                     message_id: letter.id.clone(),
                     chat_id: String::new(),
@@ -477,7 +470,7 @@ impl Router {
         if let Some((kind, reason)) = &answer.dead {
             let letter = dead_letter(msg, &inbound, *kind, reason.clone(), answer.user_id.clone());
             self.producer.send_json(&self.dlq_topic, answer.user_id.as_deref().unwrap_or(""), &letter).await?;
-            report.dead_letters += 1;
+            self.report.dead_letters += 1;
         }
         let reply_id = format!("reply:{}", inbound.message_id);
         let outbound = WaOutbound {
@@ -493,11 +486,11 @@ impl Router {
             created_at: Utc::now(),
         };
         self.producer.send_json(&self.outbound_topic, &inbound.chat_id, &outbound).await?;
-        report.answered += 1;
+        self.report.answered += 1;
         match (answer.intent, &failure) {
-            (_, Some(_)) => report.failed += 1,
-            ("record", None) if answer.dead.is_none() => report.recorded += 1,
-            ("photo", None) if answer.dead.is_none() => report.photos += 1,
+            (_, Some(_)) => self.report.failed += 1,
+            ("record", None) if answer.dead.is_none() => self.report.recorded += 1,
+            ("photo", None) if answer.dead.is_none() => self.report.photos += 1,
             _ => {}
         }
         let outcome = if failure.is_some() { "failed" } else if answer.dead.is_some() { "dead_letter" } else { "answered" };
@@ -561,46 +554,31 @@ fn dead_letter(msg: &BorrowedMessage<'_>, inbound: &WaInbound, kind: DeadLetterK
     letter
 }
 
+impl InOrder for Router {
+    /// The offset after the last message logged on each partition.
+    async fn resume_points(&mut self) -> Result<HashMap<(String, i32), i64>, WhatsAppError> {
+        self.log.refresh().await?;
+        let mut next = HashMap::new();
+        for r in self.log.rows_where(col("source_offset").gt_eq(datafusion::prelude::lit(0i64))).await? {
+            let at = next.entry((self.inbound_topic.clone(), r.source_partition)).or_insert(r.source_offset + 1);
+            *at = (*at).max(r.source_offset + 1);
+        }
+        Ok(next)
+    }
+
+    async fn handle(&mut self, msg: &BorrowedMessage<'_>) -> Result<(), WhatsAppError> {
+        self.process(msg).await
+    }
+}
+
 /// Runs the router until `shutdown`.
 pub async fn run(config: &Config, shutdown: CancellationToken) -> Result<RouterReport, WhatsAppError> {
     let mut router = Router::open(config).await?;
-    let kafka = Kafka::new(config)?;
-    let topic = config.topic(topics::WA_INBOUND);
-    let consumer = kafka.consumer(&config.group(NAME), &[&topic], config.consumer_mode)?;
-    let mut report = RouterReport::default();
-    tracing::info!(job = NAME, %topic, "WhatsApp router started");
-    // Messages below these offsets were handled before the last stop; the
-    // fetch starts `kafka_resume_rewind` earlier (see that setting) and skips them.
-    let mut next: HashMap<i32, i64> = HashMap::new();
-    let mut reassigned = false;
-    loop {
-        if std::mem::take(&mut reassigned) | consumer.take_assignment_changed() {
-            next = router.resume_offsets().await?;
-            let rewind = config.kafka_resume_rewind;
-            let positions = consumer.assignment()?.into_iter().map(|(t, p)| ((t, p), next.get(&p).map(|o| (o - rewind).max(0)))).collect();
-            consumer.seek_to(&positions).await?;
-            continue;
-        }
-        tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => break,
-            _ = consumer.assignment_change() => continue,
-            msg = consumer.recv() => {
-                let msg = msg?;
-                if consumer.take_assignment_changed() {
-                    reassigned = true;
-                    continue;
-                }
-                if next.get(&msg.partition()).is_some_and(|&n| msg.offset() < n) {
-                    continue;
-                }
-                router.process(&msg, &mut report).await?;
-                let _ = consumer.commit_for_lag(&[(topic.clone(), msg.partition(), msg.offset() + 1)]);
-            }
-        }
-    }
-    tracing::info!(job = NAME, ?report, "WhatsApp router stopped");
-    Ok(report)
+    let consumer = Kafka::new(config)?.consumer(&config.group(NAME), &[&router.inbound_topic], config.consumer_mode)?;
+    tracing::info!(job = NAME, topic = %router.inbound_topic, "WhatsApp router started");
+    consume_in_order(&mut router, &consumer, config.kafka_resume_rewind, &shutdown).await?;
+    tracing::info!(job = NAME, report = ?router.report, "WhatsApp router stopped");
+    Ok(router.report)
 }
 
 #[cfg(test)]
