@@ -55,6 +55,25 @@ impl TestEnv {
         ]
     }
 
+    /// `arus job {job}` as a child process with this configuration and
+    /// `extra` settings, logging to `{job}-{run}.log` (shown if the test
+    /// fails). It reads every partition itself: tansu 0.6 does not reassign a
+    /// SIGKILLed group member's partitions (the new member stays with none).
+    pub fn start_job(&self, job: &str, run: usize, extra: &[(&str, String)]) -> tokio::process::Child {
+        let log = std::fs::File::create(self.dir.path().join(format!("{job}-{run}.log"))).unwrap();
+        tokio::process::Command::new(arus_bin())
+            .args(["job", job])
+            .envs(self.child_env())
+            .env("ARUS_CONSUMER_MODE", "assign")
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    }
+
     pub async fn session(&self) -> LakeSession {
         LakeSession::open(&Lake::new(&self.config).unwrap(), Duration::ZERO).await.unwrap()
     }

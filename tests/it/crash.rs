@@ -2,29 +2,16 @@
 //! while 50,000 events stream in and restarted each time: finally exactly
 //! 50,000 distinct rows.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use arus_lakehouse::Kafka;
 use rand::Rng;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::common::{arus_bin, scalar, wait_for, TestEnv};
+use crate::common::{scalar, wait_for, TestEnv};
 
 fn start_enrich(env: &TestEnv, run: usize) -> Child {
-    let log = std::fs::File::create(env.dir.path().join(format!("enrich-{run}.log"))).unwrap();
-    Command::new(arus_bin())
-        .args(["job", "enrich"])
-        .envs(env.child_env())
-        // tansu 0.6 does not reassign a SIGKILLed group member's partitions
-        // (observed: the new member stays with none); a lone job takes them all.
-        .env("ARUS_CONSUMER_MODE", "assign")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
+    env.start_job("enrich", run, &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,6 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,11 +18,11 @@ use arus_schemas::whatsapp::{Audience, WaOutbound};
 use arus_schemas::{topics, Alert, AlertKind, Config, Severity, SCHEMA_VERSION};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio_util::sync::CancellationToken;
 use warp::Filter;
 
-use crate::common::{arus_bin, scalar, wait_for, TestEnv};
+use crate::common::{scalar, wait_for, TestEnv};
 use crate::receipts::{serve, typed, RECEIPT};
 use crate::serving::{first_admin, person, Api};
 
@@ -412,25 +411,11 @@ async fn a_photo_is_read_confirmed_with_ya_and_booked_with_broker() {
     api.stop().await;
 }
 
-/// `arus job notifier` as a child process talking to `waha`; `start_kill` is SIGKILL.
+/// `arus job notifier` as a child process talking to `waha`.
 fn start_notifier(env: &TestEnv, waha: &FakeWaha, run: usize) -> Child {
-    let log = std::fs::File::create(env.dir.path().join(format!("notifier-{run}.log"))).unwrap();
-    Command::new(arus_bin())
-        .args(["job", "notifier"])
-        .envs(env.child_env())
-        // tansu 0.6 does not reassign a SIGKILLed group member's partitions; a lone job takes them all.
-        .env("ARUS_CONSUMER_MODE", "assign")
-        .env("ARUS_WAHA_URL", waha.url())
-        .env("ARUS_WAHA_API_KEY", API_KEY)
-        .env("ARUS_WA_CHAT_INTERVAL_MS", "0")
-        .env("ARUS_WA_RETRY_BASE_MS", "50")
-        .env("ARUS_WA_RETRY_MAX_MS", "200")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
+    let settings = [("ARUS_WAHA_URL", waha.url()), ("ARUS_WAHA_API_KEY", API_KEY.to_owned())];
+    let pace = [("ARUS_WA_CHAT_INTERVAL_MS", "0"), ("ARUS_WA_RETRY_BASE_MS", "50"), ("ARUS_WA_RETRY_MAX_MS", "200")].map(|(k, v)| (k, v.to_owned()));
+    env.start_job("notifier", run, &[settings.as_slice(), pace.as_slice()].concat())
 }
 
 async fn kill(mut child: Child) {
