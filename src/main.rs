@@ -119,6 +119,8 @@ enum BenchCommand {
     Import(bench::import::ImportArgs),
     /// Load the API: wrk against GET /api/v1/transactions with many people's tokens; req/s and p50/p90/p99.
     Api(bench::api::ApiArgs),
+    /// Post signed WAHA events to POST /webhooks/waha: deliveries/s and p50/p90/p99 of the answer.
+    Webhook(bench::webhook::WebhookArgs),
 }
 
 fn main() -> Result<()> {
@@ -267,6 +269,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Bench(BenchCommand::Pipeline(args)) => bench::pipeline::run(config, args).await,
         Command::Bench(BenchCommand::Api(args)) => bench::api::run(config, args).await,
         Command::Bench(BenchCommand::Import(args)) => bench::import::run(config, args).await,
+        Command::Bench(BenchCommand::Webhook(args)) => bench::webhook::run(config, args).await,
         Command::Version | Command::Config(_) | Command::Openapi | Command::Ocr(_) | Command::Ml(MlCommand::Corpus(_) | MlCommand::Eval(_)) => {
             unreachable!("handled before the runtime starts")
         }

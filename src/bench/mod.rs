@@ -4,3 +4,4 @@
 pub mod api;
 pub mod import;
 pub mod pipeline;
+pub mod webhook;
