@@ -267,12 +267,7 @@ impl Photos {
     /// the person (`needs_review`, or `failed` with the fields typed in) can
     /// be confirmed.
     pub async fn confirm(&self, current: &MediaRecord, edits: &Confirmation, by: &str) -> Result<MediaRecord, ConfirmError> {
-        match current.status {
-            MediaStatus::NeedsReview | MediaStatus::Failed => {}
-            MediaStatus::PendingOcr => return Err(ConfirmError::Conflict("the photo has not been read yet".to_owned())),
-            MediaStatus::Parsed | MediaStatus::Confirmed => return Err(ConfirmError::Conflict("the photo's transactions are booked already".to_owned())),
-            MediaStatus::Declined => return Err(ConfirmError::Conflict("the photo was declined: nothing of it is booked".to_owned())),
-        }
+        waits_for_person(current)?;
         let proposed: Vec<PhotoTransaction> = current.transactions.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
         let transactions = edited(current, proposed, edits)?;
         let now = Utc::now();
@@ -342,12 +337,7 @@ impl Photos {
 
     /// Records that the person does not want `current` booked (WhatsApp `TIDAK`).
     pub async fn decline(&self, current: &MediaRecord, by: &str) -> Result<MediaRecord, ConfirmError> {
-        match current.status {
-            MediaStatus::NeedsReview | MediaStatus::Failed => {}
-            MediaStatus::PendingOcr => return Err(ConfirmError::Conflict("the photo has not been read yet".to_owned())),
-            MediaStatus::Parsed | MediaStatus::Confirmed => return Err(ConfirmError::Conflict("the photo's transactions are booked already".to_owned())),
-            MediaStatus::Declined => return Err(ConfirmError::Conflict("the photo was declined already".to_owned())),
-        }
+        waits_for_person(current)?;
         let mut declined = current.clone();
         declined.status = MediaStatus::Declined;
         declined.confirmed_by = Some(by.to_owned());
@@ -401,6 +391,18 @@ impl Photos {
         self.inner.producer.send_json(&self.inner.media_topic, &upload.user_id, &upload).await?;
         Ok(())
     }
+}
+
+/// Only a photo that waits for the person (`needs_review`, or `failed` with
+/// the fields typed in) can be confirmed or declined.
+fn waits_for_person(current: &MediaRecord) -> Result<(), ConfirmError> {
+    let why = match current.status {
+        MediaStatus::NeedsReview | MediaStatus::Failed => return Ok(()),
+        MediaStatus::PendingOcr => "the photo has not been read yet",
+        MediaStatus::Parsed | MediaStatus::Confirmed => "the photo's transactions are booked already",
+        MediaStatus::Declined => "the photo was declined: nothing of it is booked",
+    };
+    Err(ConfirmError::Conflict(why.to_owned()))
 }
 
 fn next_revision(record: &mut MediaRecord) {

@@ -140,7 +140,7 @@ pub struct MediaRecord {
     pub error: Option<String>,
     pub uploaded_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// Who confirmed it.
+    /// Who confirmed (or declined) it.
     pub confirmed_by: Option<String>,
     /// The upload's place on the media topic (none for the first revision).
     pub source_partition: Option<i32>,
