@@ -14,4 +14,5 @@ pub mod metrics;
 pub mod rng;
 pub mod rules;
 pub mod text;
+pub mod tiering;
 pub mod training;

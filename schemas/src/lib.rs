@@ -10,6 +10,7 @@ pub mod events;
 pub mod i18n;
 pub mod imports;
 pub mod json_schema;
+pub mod lending;
 pub mod media;
 pub mod models;
 pub mod people;
