@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod broker;
 pub mod demo;
+pub mod gen;
 pub mod import;
 pub mod logging;
 pub mod ml;

@@ -31,7 +31,7 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Run one streaming job (enrich, dlq, accounts, audit, imports) against ARUS_KAFKA_BROKERS.
+    /// Run one streaming job (enrich, dlq, accounts, audit, imports, ocr, wa-router, notifier) against ARUS_KAFKA_BROKERS.
     Job { name: String },
     /// Run the HTTP API against ARUS_KAFKA_BROKERS.
     Serve,
@@ -58,6 +58,9 @@ enum Command {
     /// Benchmarks (build with --release).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Generate development data.
+    #[command(subcommand)]
+    Gen(GenCommand),
     /// Print the OpenAPI document of the HTTP API (as served at /openapi.json).
     Openapi,
     /// Print the version.
@@ -109,6 +112,12 @@ enum OcrCommand {
 enum ConfigCommand {
     /// Print the effective configuration, secrets masked.
     Show,
+}
+
+#[derive(Subcommand)]
+enum GenCommand {
+    /// A micro-lender's five CSV files (customers, loan snapshots, bills, tasks, task participants) with planted quality problems.
+    Lending(arus::gen::LendingArgs),
 }
 
 #[derive(Subcommand)]
@@ -270,6 +279,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Bench(BenchCommand::Api(args)) => bench::api::run(config, args).await,
         Command::Bench(BenchCommand::Import(args)) => bench::import::run(config, args).await,
         Command::Bench(BenchCommand::Webhook(args)) => bench::webhook::run(config, args).await,
+        Command::Gen(GenCommand::Lending(args)) => arus::gen::lending(&args),
         Command::Version | Command::Config(_) | Command::Openapi | Command::Ocr(_) | Command::Ml(MlCommand::Corpus(_) | MlCommand::Eval(_)) => {
             unreachable!("handled before the runtime starts")
         }
