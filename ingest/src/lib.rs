@@ -4,6 +4,7 @@
 
 pub mod dates;
 pub mod import;
+pub mod lending;
 pub mod manual;
 pub mod media;
 pub mod money;

@@ -181,8 +181,13 @@ fn plant(data: &mut LendingData, rng: &mut Rng) {
     let c = rng.below(data.customers.len());
     data.customers[c].customer_number.clear();
     data.planted.push(Planted { file: "customers.csv", line: line(c), check: "missing_field", column: "customer_number" });
+    // A loan row without its customer (one with no bills: a rejected loan
+    // with bills would make them bills of an unknown loan too).
     let l = rng.below(data.loans.len());
-    data.loans[l].customer_number.clear();
+    let mut orphan = data.loans[l].clone();
+    orphan.loan_id = "LX-NO-CUSTOMER".to_owned();
+    orphan.customer_number.clear();
+    data.loans.insert(l, orphan);
     data.planted.push(Planted { file: "loan_snapshots.csv", line: line(l), check: "missing_field", column: "customer_number" });
     let b = rng.below(data.bills.len());
     data.bills[b].loan_id.clear();
