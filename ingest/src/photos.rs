@@ -665,16 +665,10 @@ pub fn vision_model(config: &Config) -> Result<Option<Arc<dyn VisionModel>>, Pho
         "" => Ok(None),
         "ollama" => Ok(Some(Arc::new(Ollama::new(&config.ocr_vision_url, &config.ocr_vision_model, timeout)))),
         "gemini" => {
-            let key = if config.ocr_vision_api_key.is_set() {
-                config.ocr_vision_api_key.expose().to_owned()
-            } else if !config.ocr_vision_api_key_file.is_empty() {
-                std::fs::read_to_string(&config.ocr_vision_api_key_file)
-                    .map_err(|e| PhotoError::Internal(format!("ocr_vision_api_key_file {}: {e}", config.ocr_vision_api_key_file)))?
-                    .trim()
-                    .to_owned()
-            } else {
-                return Err(PhotoError::Internal("ocr_vision gemini needs ocr_vision_api_key or ocr_vision_api_key_file".to_owned()));
-            };
+            let key = config
+                .secret("ocr_vision_api_key", &config.ocr_vision_api_key, &config.ocr_vision_api_key_file)
+                .map_err(|e| PhotoError::Internal(e.to_string()))?
+                .ok_or_else(|| PhotoError::Internal("ocr_vision gemini needs ocr_vision_api_key or ocr_vision_api_key_file".to_owned()))?;
             Ok(Some(Arc::new(Gemini::new(&config.ocr_vision_url, &config.ocr_vision_model, &key, timeout))))
         }
         other => Err(PhotoError::Internal(format!("unknown ocr_vision {other:?}"))),

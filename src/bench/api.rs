@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use arus_lakehouse::{AppendLog, Kafka, Lake};
-use arus_schemas::config::{ConsumerMode, Secret};
 use arus_schemas::{tables, topics, Config, Role, UserRecord};
 use arus_serving::auth::tokens::TokenKeys;
 use chrono::Utc;
@@ -88,14 +87,7 @@ pub async fn run(config: Config, args: ApiArgs) -> Result<()> {
         None => (std::env::temp_dir().join(format!("arus-bench-api-{}", std::process::id())), true),
     };
     let broker = EmbeddedBroker::start(&config.tansu_bin, &dir.join("kafka"), args.port, "memory").await?;
-    let mut config = config.clone();
-    config.kafka_brokers = broker.brokers.clone();
-    config.data_dir = dir.clone();
-    config.lake_uri = String::new();
-    config.topic_prefix = "bench.".into();
-    config.consumer_mode = ConsumerMode::Assign;
-    config.http_addr = ([127, 0, 0, 1], 0).into();
-    config.jwt_secret = Secret::new(hex(&rand::random::<[u8; 32]>()));
+    let config = super::api_config(&config, &broker, &dir);
     let result = measure(&config, &args, &dir).await;
     broker.stop().await?;
     if temporary {

@@ -73,14 +73,7 @@ pub async fn run(config: Config, args: WebhookArgs) -> Result<()> {
     }
     let dir = std::env::temp_dir().join(format!("arus-bench-webhook-{}", std::process::id()));
     let broker = EmbeddedBroker::start(&config.tansu_bin, &dir.join("kafka"), args.port, "memory").await?;
-    let mut config = config.clone();
-    config.kafka_brokers = broker.brokers.clone();
-    config.data_dir = dir.clone();
-    config.lake_uri = String::new();
-    config.topic_prefix = "bench.".into();
-    config.consumer_mode = ConsumerMode::Assign;
-    config.http_addr = ([127, 0, 0, 1], 0).into();
-    config.jwt_secret = Secret::new("bench-webhook-jwt-secret-of-32-bytes!!");
+    let mut config = super::api_config(&config, &broker, &dir);
     config.waha_webhook_hmac_key = Secret::new(KEY);
     config.wa_dedup_capacity = args.requests + WARM_UP;
     let result = measure(&config, &args).await;

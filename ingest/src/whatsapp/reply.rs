@@ -287,12 +287,13 @@ pub fn photo_read(record: &MediaRecord, lang: Lang) -> String {
         let more = transactions.len().saturating_sub(10);
         let more = if more > 0 { pick(lang, format!("\n…dan {more} baris lagi"), format!("\n…and {more} more rows")) } else { String::new() };
         let net: i64 = transactions.iter().map(|t| t.amount).sum();
+        let ask = format!("{check}{question}");
+        let ask = ask.trim_start();
         return pick(
             lang,
-            format!("Buku kas terbaca, {} baris (arus kas {}):\n{}{more}\n{check}{question}", transactions.len(), signed(net), lines.join("\n")),
-            format!("Cash book read, {} rows (cash flow {}):\n{}{more}\n{check}{question}", transactions.len(), signed(net), lines.join("\n")),
-        )
-        .replace("\n ", "\n");
+            format!("Buku kas terbaca, {} baris (arus kas {}):\n{}{more}\n{ask}", transactions.len(), signed(net), lines.join("\n")),
+            format!("Cash book read, {} rows (cash flow {}):\n{}{more}\n{ask}", transactions.len(), signed(net), lines.join("\n")),
+        );
     }
     let t = &transactions[0];
     let direction = if t.amount < 0 { pick(lang, "uang keluar".into(), "money out".into()) } else { pick(lang, "uang masuk".into(), "money in".into()) };

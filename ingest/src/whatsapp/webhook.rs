@@ -206,7 +206,7 @@ impl Webhook {
     /// Handles one delivery: verified, read, published or refused.
     pub async fn receive(&self, body: &[u8], signature: Option<&str>, algorithm: Option<&str>) -> Result<Verdict, WebhookError> {
         self.verify(body, signature, algorithm)?;
-        let event: Event = match serde_json::from_slice::<serde_json::Value>(body) {
+        let mut event: Event = match serde_json::from_slice::<serde_json::Value>(body) {
             Err(e) => return Err(self.refuse(body, DeadLetterKind::NotJson, format!("the body is not JSON: {e}")).await),
             Ok(value) => match serde_json::from_value(value) {
                 Ok(event) => event,
@@ -224,7 +224,7 @@ impl Webhook {
                 return Ok(Verdict::Unknown { event: unknown.to_owned() });
             }
         }
-        let payload: Payload = match event.payload.clone().map(serde_json::from_value) {
+        let payload: Payload = match event.payload.take().map(serde_json::from_value) {
             Some(Ok(p)) => p,
             Some(Err(e)) => return Err(self.refuse(body, DeadLetterKind::WrongShape, format!("payload: {e}")).await),
             None => return Err(self.refuse(body, DeadLetterKind::WrongShape, "a message event without payload".to_owned()).await),

@@ -180,9 +180,8 @@ pub(crate) async fn create(principal: Principal, new: NewLink, info: RequestInfo
     if existing.is_some_and(|l| l.active && l.user_id != person.user_id) {
         return Err(ApiError::conflict(format!("{phone} is linked to another person; unlink it first (DELETE /api/v1/whatsapp/links/{phone})")).into());
     }
-    let unchanged = existing.is_some_and(|l| l.active && l.user_id == person.user_id && l.customer_id == customer);
-    if unchanged {
-        return Ok(warp::reply::with_status(warp::reply::json(existing.expect("checked")), StatusCode::OK).into_response());
+    if let Some(unchanged) = existing.filter(|l| l.active && l.user_id == person.user_id && l.customer_id == customer) {
+        return Ok(warp::reply::with_status(warp::reply::json(unchanged), StatusCode::OK).into_response());
     }
     let was_linked = existing.is_some_and(|l| l.active);
     let link = WaLink {

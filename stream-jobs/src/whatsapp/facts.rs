@@ -117,8 +117,7 @@ impl Facts {
             flow = flow.add(r.amount, reversal);
             // Money out, or the cancelling of money out, by category.
             let spent = match (reversal, r.amount < 0) {
-                (false, true) => -r.amount,
-                (true, false) => -r.amount,
+                (false, true) | (true, false) => -r.amount,
                 _ => 0,
             };
             if spent != 0 {
