@@ -53,6 +53,11 @@ pub const NAME: &str = "wa-router";
 /// Photos are named by the message that brought them.
 const PHOTO_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5b0e_61d4_2c8a_4e0f_b7a3_91c2_d4e8_0f17);
 
+/// How long a published transaction counts as possibly unwritten: enrich
+/// writes within `batch_max_latency_ms`; one still missing after this was
+/// refused (its dead letter says why).
+const PENDING_FOR: Duration = Duration::from_secs(600);
+
 /// Image types the OCR reads.
 const PHOTO_TYPES: &[&str] = &["image/jpeg", "image/jpg", "image/png", "image/webp"];
 
@@ -129,7 +134,14 @@ impl Router {
         self.pending.get(user_id).map(|list| list.iter().map(|(p, _)| p.clone()).collect()).unwrap_or_default()
     }
 
+    /// Keeps `pending` until the table has it; what is older than
+    /// [`PENDING_FOR`] is forgotten (written long since, or refused by enrich
+    /// with a dead letter), so the map holds only the last minutes.
     fn remember(&mut self, user_id: &str, pending: Pending) {
+        self.pending.retain(|_, list| {
+            list.retain(|(_, at)| at.elapsed() < PENDING_FOR);
+            !list.is_empty()
+        });
         self.pending.entry(user_id.to_owned()).or_default().push((pending, Instant::now()));
     }
 
@@ -141,8 +153,7 @@ impl Router {
             let list = self.pending.remove(user_id).unwrap_or_default();
             let mut still = Vec::new();
             for (p, at) in list {
-                // Ten minutes unwritten: enrich refused it (its dead letter says why).
-                if at.elapsed() < Duration::from_secs(600) && !self.facts.has(user_id, &p.id).await? {
+                if at.elapsed() < PENDING_FOR && !self.facts.has(user_id, &p.id).await? {
                     still.push((p, at));
                 }
             }
