@@ -14,6 +14,7 @@ pub mod logistic;
 pub mod metrics;
 pub mod rng;
 pub mod rules;
+pub mod segments;
 pub mod text;
 pub mod tiering;
 pub mod training;

@@ -413,9 +413,176 @@ pub static WHATSAPP_MESSAGES: TableDef = TableDef {
     description: "WhatsApp messages received and how the router answered them (the conversation log)",
 };
 
+fn lending_columns(mut fields: Vec<Field>) -> SchemaRef {
+    fields.extend([
+        f("event_id", DataType::Utf8, false),
+        f("source", DataType::Utf8, false),
+        f("as_of", DataType::Date32, false),
+        f("updated_at", ts(), false),
+    ]);
+    Arc::new(Schema::new(fields))
+}
+
+static CUSTOMERS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    lending_columns(vec![
+        f("customer_number", DataType::Utf8, false),
+        f("date_of_birth", DataType::Date32, true),
+        f("marital_status", DataType::Utf8, true),
+        f("religion", DataType::Utf8, true),
+        f("purpose", DataType::Utf8, true),
+    ])
+});
+
+/// The lender's customers ([`crate::lending::CustomerRow`]), one row per customer number.
+pub static CUSTOMERS: TableDef = TableDef {
+    name: "customers",
+    schema: &CUSTOMERS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &["customer_number"],
+    description: "the lender's customers (customers.csv), latest row per customer_number",
+};
+
+static LOANS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    lending_columns(vec![
+        f("loan_id", DataType::Utf8, false),
+        f("customer_number", DataType::Utf8, false),
+        f("principal_amount", DataType::Int64, false),
+        f("outstanding_amount", DataType::Int64, false),
+        f("dpd", DataType::Int64, false),
+    ])
+});
+
+/// Loan snapshots ([`crate::lending::LoanRow`]), latest per loan.
+pub static LOANS: TableDef = TableDef {
+    name: "loans",
+    schema: &LOANS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &["customer_number"],
+    description: "loan snapshots (loan_snapshots.csv), latest row per loan_id",
+};
+
+static BILLS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    lending_columns(vec![
+        f("bill_id", DataType::Utf8, false),
+        f("loan_id", DataType::Utf8, false),
+        f("customer_number", DataType::Utf8, true),
+        f("bill_scheduled_date", DataType::Date32, false),
+        f("bill_paid_date", DataType::Date32, true),
+        f("amount", DataType::Int64, false),
+        f("paid_amount", DataType::Int64, false),
+    ])
+});
+
+/// Instalments ([`crate::lending::BillRow`]), latest per bill; payments update them.
+pub static BILLS: TableDef = TableDef {
+    name: "bills",
+    schema: &BILLS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &["customer_number"],
+    description: "instalments (bills.csv and payments), latest row per bill_id",
+};
+
+static TASKS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    lending_columns(vec![
+        f("task_id", DataType::Utf8, false),
+        f("officer_id", DataType::Utf8, true),
+        f("group_id", DataType::Utf8, true),
+        f("task_type", DataType::Utf8, true),
+        f("scheduled_date", DataType::Date32, true),
+        f("status", DataType::Utf8, true),
+    ])
+});
+
+/// Field officers' tasks ([`crate::lending::TaskRow`]).
+pub static TASKS: TableDef = TableDef {
+    name: "tasks",
+    schema: &TASKS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &[],
+    description: "field officers' tasks and group meetings (tasks.csv), latest row per task_id",
+};
+
+static TASK_PARTICIPANTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    lending_columns(vec![
+        f("id", DataType::Utf8, false),
+        f("task_id", DataType::Utf8, false),
+        f("participant_type", DataType::Utf8, false),
+        f("participant_id", DataType::Utf8, false),
+        f("is_face_matched", DataType::Boolean, true),
+        f("is_qr_matched", DataType::Boolean, true),
+        f("payment_amount", DataType::Int64, true),
+        f("customer_number", DataType::Utf8, true),
+        f("task_missing", DataType::Boolean, false),
+    ])
+});
+
+/// Task participants ([`crate::lending::ParticipantRow`]); `task_missing` flags orphans.
+pub static TASK_PARTICIPANTS: TableDef = TableDef {
+    name: "task_participants",
+    schema: &TASK_PARTICIPANTS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &[],
+    description: "who took part in each task (task_participants.csv); rows of unknown tasks kept with task_missing = true",
+};
+
+static TIERS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("customer_number", DataType::Utf8, false),
+        f("seq", DataType::Int64, false),
+        f("tier", DataType::Utf8, false),
+        f("previous_tier", DataType::Utf8, true),
+        f("total_paid", DataType::Int64, false),
+        f("total_bill", DataType::Int64, false),
+        f("current_dpd", DataType::Int64, false),
+        f("on_time_count", DataType::Int64, false),
+        f("total_bills_count", DataType::Int64, false),
+        f("reasons", DataType::Utf8, false),
+        f("segment", DataType::Int32, true),
+        f("segment_tier", DataType::Utf8, true),
+        f("model_version", DataType::Int64, true),
+        f("cause_id", DataType::Utf8, false),
+        f("as_of", DataType::Date32, false),
+        f("source_partition", DataType::Int32, false),
+        f("source_offset", DataType::Int64, false),
+        f("decided_at", ts(), false),
+    ]))
+});
+
+/// Every tier decision that changed a customer's tier ([`crate::lending::TierRecord`]).
+pub static TIERS: TableDef = TableDef {
+    name: "tiers",
+    schema: &TIERS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &["customer_number"],
+    description: "history of customers' tiers: a row for the first tier and for every change, with the figures and reasons",
+};
+
+static DQ_RESULTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("run_id", DataType::Utf8, false),
+        f("file", DataType::Utf8, false),
+        f("line", DataType::Int64, false),
+        f("check", DataType::Utf8, false),
+        f("column", DataType::Utf8, false),
+        f("message", DataType::Utf8, false),
+        f("action", DataType::Utf8, false),
+        f("checked_at", ts(), false),
+    ]))
+});
+
+/// Quality-check violations of each lending load ([`crate::lending::DqResult`]).
+pub static DQ_RESULTS: TableDef = TableDef {
+    name: "dq_results",
+    schema: &DQ_RESULTS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &[],
+    description: "quality-check violations found by `arus lending load`, with file, line and whether the row was kept or rejected",
+};
+
 /// Every table the catalogue knows, in creation order.
 pub static ALL: &[&TableDef] =
-    &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG, &IMPORT_JOBS, &STATEMENT_MAPPINGS, &MODELS, &MEDIA, &WHATSAPP_LINKS, &WHATSAPP_MESSAGES, &NOTIFICATIONS];
+    &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG, &IMPORT_JOBS, &STATEMENT_MAPPINGS, &MODELS, &MEDIA, &WHATSAPP_LINKS, &WHATSAPP_MESSAGES, &NOTIFICATIONS,
+      &CUSTOMERS, &LOANS, &BILLS, &TASKS, &TASK_PARTICIPANTS, &TIERS, &DQ_RESULTS];
 
 /// The table named `name`, if the catalogue has it.
 pub fn by_name(name: &str) -> Option<&'static TableDef> {
