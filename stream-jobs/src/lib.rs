@@ -7,10 +7,12 @@ pub mod accounts;
 pub mod audit;
 pub mod dlq;
 pub mod enrich;
+pub mod lending;
 pub mod runner;
 pub mod whatsapp;
 
 use arus_schemas::Config;
+use lending::tables::{LendingTable as _, TableJob};
 use tokio_util::sync::CancellationToken;
 
 pub use runner::{JobError, JobReport};
@@ -25,6 +27,12 @@ pub const JOB_NAMES: &[&str] = &[
     arus_ingest::photos::JOB_NAME,
     whatsapp::router::NAME,
     whatsapp::notifier::NAME,
+    lending::tables::Customers::NAME,
+    lending::tables::Loans::NAME,
+    lending::tables::Bills::NAME,
+    lending::tables::Tasks::NAME,
+    lending::tables::Participants::NAME,
+    lending::tiering::NAME,
 ];
 
 /// Runs the job called `name` until `shutdown` is cancelled, then commits
@@ -57,6 +65,12 @@ pub async fn run_named(name: &str, config: &Config, shutdown: CancellationToken)
             let r = whatsapp::notifier::run(config, shutdown).await?;
             Ok(JobReport { consumed: r.consumed, rows: r.sent + r.failed + r.skipped + r.unknown, dead_letters: r.dead_letters, ..JobReport::default() })
         }
+        lending::tables::Customers::NAME => runner::run(TableJob::<lending::tables::Customers>::default(), config, shutdown).await,
+        lending::tables::Loans::NAME => runner::run(TableJob::<lending::tables::Loans>::default(), config, shutdown).await,
+        lending::tables::Bills::NAME => runner::run(TableJob::<lending::tables::Bills>::default(), config, shutdown).await,
+        lending::tables::Tasks::NAME => runner::run(TableJob::<lending::tables::Tasks>::default(), config, shutdown).await,
+        lending::tables::Participants::NAME => runner::run(TableJob::<lending::tables::Participants>::default(), config, shutdown).await,
+        lending::tiering::NAME => runner::run(lending::tiering::Tiering::open(config).await?, config, shutdown).await,
         other => Err(JobError::UnknownJob(other.to_owned())),
     }
 }

@@ -46,6 +46,9 @@ pub enum Outcome<R, U = ()> {
     Update(U),
     /// Nothing new: the same event was already written (same idempotency key).
     Duplicate,
+    /// Nothing for this job's table: an event of a kind another job
+    /// materialises, or one that changes only the job's state.
+    Ignored,
     /// Refused: the dead letter goes to the DLQ topic.
     Dead(Box<DeadLetter>),
 }
@@ -70,6 +73,14 @@ pub trait Job: Send {
     fn restore_state(&mut self, table: &DeltaTable) -> impl std::future::Future<Output = Result<(), JobError>> + Send;
     /// Decides what `msg` becomes.
     fn process(&mut self, msg: &BorrowedMessage<'_>) -> Outcome<Self::Row, Self::Update>;
+    /// Events the last [`Job::process`] asked to publish (alerts), as
+    /// `(topic without prefix, key, JSON)`. They are sent like dead letters:
+    /// acknowledged before the commit that moves past their message, so a
+    /// crash re-sends them; their ids must be deterministic for consumers
+    /// to drop the repeat.
+    fn take_emitted(&mut self) -> Vec<(&'static str, String, Vec<u8>)> {
+        Vec::new()
+    }
 }
 
 /// Counts of what a job did, logged on every commit and returned on shutdown.
@@ -80,6 +91,8 @@ pub struct JobReport {
     pub rows: u64,
     pub updates: u64,
     pub duplicates: u64,
+    pub ignored: u64,
+    pub emitted: u64,
     pub dead_letters: u64,
     pub commits: u64,
     pub restores: u64,
@@ -217,6 +230,10 @@ impl<J: Job> Runner<J> {
                 self.report.duplicates += 1;
                 None
             }
+            Outcome::Ignored => {
+                self.report.ignored += 1;
+                None
+            }
             Outcome::Dead(dead) => {
                 self.report.dead_letters += 1;
                 metrics::counter!("arus_dead_letters_total", "job" => J::NAME, "kind" => dead.error_kind.as_str()).increment(1);
@@ -228,6 +245,11 @@ impl<J: Job> Runner<J> {
                 None
             }
         };
+        for (to, key, payload) in self.job.take_emitted() {
+            self.report.emitted += 1;
+            let send = self.producer.send_detached(&self.config.topic(to), key, payload);
+            self.in_flight.push(tokio::spawn(send));
+        }
         self.writer.push(row, topic, partition, offset);
     }
 
