@@ -6,6 +6,7 @@ pub mod broker;
 pub mod demo;
 pub mod gen;
 pub mod import;
+pub mod lending;
 pub mod logging;
 pub mod ml;
 pub mod ocr;

@@ -31,7 +31,7 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Run one streaming job (enrich, dlq, accounts, audit, imports, ocr, wa-router, notifier) against ARUS_KAFKA_BROKERS.
+    /// Run one streaming job (enrich, dlq, accounts, audit, imports, ocr, wa-router, notifier, lending-customers, lending-loans, lending-bills, lending-tasks, lending-participants, tiering) against ARUS_KAFKA_BROKERS.
     Job { name: String },
     /// Run the HTTP API against ARUS_KAFKA_BROKERS.
     Serve,
@@ -61,6 +61,9 @@ enum Command {
     /// Generate development data.
     #[command(subcommand)]
     Gen(GenCommand),
+    /// A micro-lender's book: load its CSV files, train the tier segments.
+    #[command(subcommand)]
+    Lending(LendingCommand),
     /// Print the OpenAPI document of the HTTP API (as served at /openapi.json).
     Openapi,
     /// Print the version.
@@ -118,6 +121,14 @@ enum ConfigCommand {
 enum GenCommand {
     /// A micro-lender's five CSV files (customers, loan snapshots, bills, tasks, task participants) with planted quality problems.
     Lending(arus::gen::LendingArgs),
+}
+
+#[derive(Subcommand)]
+enum LendingCommand {
+    /// Check the five CSV files (mandatory fields, unique keys, bills of known loans, participants of known tasks) and publish the clean rows to arus.lending.v1.
+    Load(arus::lending::LoadArgs),
+    /// Train k-means segments on customers' behaviour (bills and loans tables), report agreement with the rule tier, store for the tiering job.
+    Segments(arus::lending::SegmentsArgs),
 }
 
 #[derive(Subcommand)]
@@ -280,6 +291,21 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Bench(BenchCommand::Import(args)) => bench::import::run(config, args).await,
         Command::Bench(BenchCommand::Webhook(args)) => bench::webhook::run(config, args).await,
         Command::Gen(GenCommand::Lending(args)) => arus::gen::lending(&args),
+        Command::Lending(LendingCommand::Load(args)) => {
+            if !arus::lending::run_load(config, args).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Lending(LendingCommand::Segments(args)) => {
+            let (version, report) = arus::lending::segments(&config).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "version": version, "report": report }))?);
+            } else {
+                arus::lending::print_segments(version, &report);
+            }
+            Ok(())
+        }
         Command::Version | Command::Config(_) | Command::Openapi | Command::Ocr(_) | Command::Ml(MlCommand::Corpus(_) | MlCommand::Eval(_)) => {
             unreachable!("handled before the runtime starts")
         }

@@ -153,11 +153,16 @@ impl Kafka {
 
     /// Creates `topics` with the configured partitions and replication;
     /// topics that exist already are left as they are. Returns the names created.
+    /// The lender's book (`arus.lending.v1`) is kept forever: the tiering
+    /// job rebuilds its state from it.
     pub async fn create_topics(&self, topics: &[String]) -> Result<Vec<String>> {
         let admin = self.admin()?;
         let new: Vec<NewTopic> = topics
             .iter()
-            .map(|t| NewTopic::new(t, self.partitions, TopicReplication::Fixed(self.replication)))
+            .map(|t| {
+                let topic = NewTopic::new(t, self.partitions, TopicReplication::Fixed(self.replication));
+                if t.ends_with(arus_schemas::topics::LENDING) { topic.set("retention.ms", "-1") } else { topic }
+            })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(20)));
         let mut created = Vec::new();

@@ -70,7 +70,7 @@ pub async fn run_named(name: &str, config: &Config, shutdown: CancellationToken)
         lending::tables::Bills::NAME => runner::run(TableJob::<lending::tables::Bills>::default(), config, shutdown).await,
         lending::tables::Tasks::NAME => runner::run(TableJob::<lending::tables::Tasks>::default(), config, shutdown).await,
         lending::tables::Participants::NAME => runner::run(TableJob::<lending::tables::Participants>::default(), config, shutdown).await,
-        lending::tiering::NAME => runner::run(lending::tiering::Tiering::open(config).await?, config, shutdown).await,
+        lending::tiering::NAME => runner::run(lending::tiering::Tiering::open(config, shutdown.clone()).await?, config, shutdown).await,
         other => Err(JobError::UnknownJob(other.to_owned())),
     }
 }

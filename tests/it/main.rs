@@ -8,6 +8,7 @@ mod classifier;
 mod crash;
 mod dead_letters;
 mod imports;
+mod lending;
 mod pipeline;
 mod receipts;
 mod serving;

@@ -26,9 +26,9 @@ use crate::common::{scalar, wait_for, TestEnv};
 use crate::receipts::{serve, typed, RECEIPT};
 use crate::serving::{first_admin, person, Api};
 
-const API_KEY: &str = "waha-test-key";
+pub(crate) const API_KEY: &str = "waha-test-key";
 const HMAC_KEY: &str = "webhook-hmac-key-for-tests";
-const RINI: &str = "6281234567890";
+pub(crate) const RINI: &str = "6281234567890";
 
 fn samples() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/waha")
@@ -57,7 +57,7 @@ struct WahaState {
     took: tokio::sync::Notify,
 }
 
-struct FakeWaha {
+pub(crate) struct FakeWaha {
     addr: SocketAddr,
     state: Arc<WahaState>,
 }
@@ -71,12 +71,12 @@ impl FakeWaha {
         self.state.sent.lock().unwrap().clone()
     }
 
-    fn texts_to(&self, chat: &str) -> Vec<String> {
+    pub(crate) fn texts_to(&self, chat: &str) -> Vec<String> {
         self.sent().iter().filter(|m| m["chatId"] == chat).map(|m| m["text"].as_str().unwrap().to_owned()).collect()
     }
 
     /// Waits until `chat` has received `n` messages; returns them.
-    async fn wait_texts(&self, chat: &str, n: usize) -> Vec<String> {
+    pub(crate) async fn wait_texts(&self, chat: &str, n: usize) -> Vec<String> {
         let started = Instant::now();
         loop {
             let texts = self.texts_to(chat);
@@ -91,7 +91,7 @@ impl FakeWaha {
 
 /// A WAHA stand-in. sendText checks the key and the request's shape against
 /// the samples (`sendText_request.json`, `sendText_reply_request.json`).
-async fn fake_waha() -> FakeWaha {
+pub(crate) async fn fake_waha() -> FakeWaha {
     let state = Arc::new(WahaState::default());
     let allowed: HashSet<String> = ["sendText_request.json", "sendText_reply_request.json"]
         .iter()
@@ -412,13 +412,13 @@ async fn a_photo_is_read_confirmed_with_ya_and_booked_with_broker() {
 }
 
 /// `arus job notifier` as a child process talking to `waha`.
-fn start_notifier(env: &TestEnv, waha: &FakeWaha, run: usize) -> Child {
+pub(crate) fn start_notifier(env: &TestEnv, waha: &FakeWaha, run: usize) -> Child {
     let settings = [("ARUS_WAHA_URL", waha.url()), ("ARUS_WAHA_API_KEY", API_KEY.to_owned())];
     let pace = [("ARUS_WA_CHAT_INTERVAL_MS", "0"), ("ARUS_WA_RETRY_BASE_MS", "50"), ("ARUS_WA_RETRY_MAX_MS", "200")].map(|(k, v)| (k, v.to_owned()));
     env.start_job("notifier", run, &[settings.as_slice(), pace.as_slice()].concat())
 }
 
-async fn kill(mut child: Child) {
+pub(crate) async fn kill(mut child: Child) {
     child.start_kill().unwrap(); // SIGKILL
     child.wait().await.unwrap();
 }

@@ -33,6 +33,7 @@
 //! on the same history and nothing is written twice.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use arus_lakehouse::dead_letters::{dead_letter, decode};
@@ -48,6 +49,8 @@ use arus_schemas::tables::{self, TableDef};
 use arus_schemas::{topics, Alert, Config, SCHEMA_VERSION};
 use chrono::{NaiveDate, Utc};
 use deltalake::DeltaTable;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::runner::{Job, JobError, Outcome};
 
@@ -133,7 +136,8 @@ impl CustomerState {
 pub struct Tiering {
     config: Config,
     customers: HashMap<String, CustomerState>,
-    model: Option<(i64, SegmentModel)>,
+    /// The newest segment model, watched for newer versions.
+    model: watch::Receiver<Option<(i64, Arc<SegmentModel>)>>,
     emitted: Vec<(&'static str, String, Vec<u8>)>,
     /// True while the state is rebuilt from the topic: decisions are
     /// remembered, nothing is emitted.
@@ -141,11 +145,14 @@ pub struct Tiering {
 }
 
 impl Tiering {
-    /// The job, with the newest segment model of the lake if there is one.
-    pub async fn open(config: &Config) -> Result<Self, JobError> {
-        let mut tiering = Tiering { config: config.clone(), customers: HashMap::new(), model: None, emitted: Vec::new(), replaying: false };
-        tiering.model = load_model(config).await?;
-        Ok(tiering)
+    /// The job, with the newest segment model of the lake if there is one,
+    /// switching to newer ones (`arus lending segments`) as they are stored.
+    pub async fn open(config: &Config, shutdown: CancellationToken) -> Result<Self, JobError> {
+        let lake = Lake::new(config)?;
+        let mut store = ModelStore::open(&lake).await?;
+        let (sender, model) = watch::channel(newer_model(&mut store, 0).await?);
+        tokio::spawn(watch_models(store, sender, Duration::from_millis(config.model_poll_ms), shutdown));
+        Ok(Tiering { config: config.clone(), customers: HashMap::new(), model, emitted: Vec::new(), replaying: false })
     }
 
     /// Folds `event` into the state; `Err` refuses it with a reason.
@@ -182,7 +189,7 @@ impl Tiering {
 
     /// Decides `customer`'s tier after `event` at `source`; a row when it changed.
     fn decide(&mut self, customer: &str, event: &LendingEvent, source: (i32, i64)) -> Option<TierRecord> {
-        let model = self.model.clone();
+        let model = self.model.borrow().clone();
         let state = self.customers.get_mut(customer)?;
         let behaviour = state.behaviour();
         let decision = rule_tier(&behaviour);
@@ -355,15 +362,35 @@ fn tier_alert(r: &TierRecord) -> Option<Alert> {
     })
 }
 
-/// The newest segment model, if one was trained.
-pub async fn load_model(config: &Config) -> Result<Option<(i64, SegmentModel)>, JobError> {
-    let lake = Lake::new(config)?;
-    let mut store = ModelStore::open(&lake).await?;
+/// The newest segment model if its version is above `current`.
+async fn newer_model(store: &mut ModelStore, current: i64) -> Result<Option<(i64, Arc<SegmentModel>)>, JobError> {
     let Some(record) = store.latest(SEGMENTS).await? else { return Ok(None) };
+    if record.version <= current {
+        return Ok(None);
+    }
     let bytes = store.load(&record).await?;
     let model: SegmentModel = serde_json::from_slice(&bytes).map_err(|e| JobError::State { job: NAME, reason: format!("segment model {}: {e}", record.version) })?;
     tracing::info!(job = NAME, version = record.version, segments = model.centroids.len(), "segment model loaded");
-    Ok(Some((record.version, model)))
+    Ok(Some((record.version, Arc::new(model))))
+}
+
+/// Polls the `models` table and hands each newer segment model to the job.
+async fn watch_models(mut store: ModelStore, sender: watch::Sender<Option<(i64, Arc<SegmentModel>)>>, every: Duration, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = sender.closed() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let current = sender.borrow().as_ref().map_or(0, |(v, _)| *v);
+        match newer_model(&mut store, current).await {
+            Ok(Some(model)) => {
+                sender.send_replace(Some(model));
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(job = NAME, error = %e, "checking for a newer segment model failed; keeping version {current}"),
+        }
+    }
 }
 
 impl Job for Tiering {

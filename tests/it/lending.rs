@@ -1,0 +1,221 @@
+//! The lender's book with the broker: `arus lending load` on generated files
+//! with planted problems, the five table jobs, the `tiering` job (stopped
+//! and started again between loads), replaying the same files, and a
+//! payment that lifts a partner to Gold reaching their field officer
+//! through the notifier and a stand-in WAHA.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use arus_lakehouse::{app_id, AppendLog, Kafka, Lake, LakeSession};
+use arus_ml::tiering::rule_tier;
+use arus_schemas::lending::{Bill, BillPayment, Customer, LendingEvent, LendingRecord, LoanSnapshot};
+use arus_schemas::whatsapp::WaLink;
+use arus_schemas::{tables, topics, Config, SCHEMA_VERSION};
+use chrono::NaiveDate;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{scalar, strings, wait_for, TestEnv};
+use crate::whatsapp::{fake_waha, kill, start_notifier, RINI};
+
+const TABLE_JOBS: [&str; 5] = ["lending-customers", "lending-loans", "lending-bills", "lending-tasks", "lending-participants"];
+
+fn as_of() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+}
+
+/// A job of this process, stopped by cancelling its token.
+struct Running(CancellationToken, JoinHandle<()>);
+
+fn start(config: &Config, name: &'static str) -> Running {
+    let (config, token) = (config.clone(), CancellationToken::new());
+    let stop = token.clone();
+    Running(stop, tokio::spawn(async move { arus_stream_jobs::run_named(name, &config, token).await.unwrap_or_else(|e| panic!("{name}: {e}")); }))
+}
+
+impl Running {
+    async fn stop(self) {
+        self.0.cancel();
+        self.1.await.unwrap();
+    }
+}
+
+/// Messages of `topic` the job `job` has committed past, summed over partitions.
+async fn committed(config: &Config, job: &str, table: &'static tables::TableDef) -> i64 {
+    let mut t = Lake::new(config).unwrap().open(table).await.unwrap();
+    t.update_incremental(None).await.unwrap();
+    let snapshot = t.snapshot().unwrap();
+    let topic = config.topic(topics::LENDING);
+    let mut total = 0;
+    for p in 0..config.kafka_partitions {
+        if let Some(v) = snapshot.transaction_version(t.log_store().as_ref(), app_id(job, &topic, p)).await.unwrap() {
+            total += v + 1;
+        }
+    }
+    total
+}
+
+async fn wait_committed(config: &Config, job: &str, table: &'static tables::TableDef, target: i64) {
+    let started = Instant::now();
+    loop {
+        let done = committed(config, job, table).await;
+        if done >= target {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{job} committed {done} of {target} lending events");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The `tiers` history as comparable text rows.
+async fn history(session: &LakeSession) -> Vec<String> {
+    let batches = session
+        .sql("SELECT concat_ws('|', customer_number, CAST(seq AS VARCHAR), tier, COALESCE(previous_tier, '-'), CAST(total_paid AS VARCHAR), CAST(total_bill AS VARCHAR), CAST(current_dpd AS VARCHAR), reasons, cause_id, CAST(source_offset AS VARCHAR)) FROM tiers ORDER BY customer_number, seq")
+        .await
+        .unwrap();
+    strings(&batches, 0)
+}
+
+fn event(customer: &str, more_follow: bool, record: LendingRecord) -> LendingEvent {
+    LendingEvent {
+        schema_version: SCHEMA_VERSION,
+        id: LendingEvent::id_of(&record),
+        customer_number: Some(customer.to_owned()),
+        as_of: as_of(),
+        source: "lender-core".to_owned(),
+        more_follow,
+        task_missing: false,
+        record,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loan_book_loads_with_its_problems_reported_and_tiers_follow_payments_with_broker() {
+    let env = TestEnv::new("lending").await;
+    let config = &env.config;
+    let dir = env.dir.path().join("book");
+    arus::gen::lending(&arus::gen::LendingArgs { customers: 300, seed: 5, as_of: as_of(), out: dir.clone() }).unwrap();
+    let data = arus_ml::lending::generate(300, 5, as_of());
+
+    // The load: every planted problem reported with file and line, the rest published.
+    let report = arus_ingest::lending::load(config, &dir, as_of(), |_| {}).await.unwrap();
+    let mut found: Vec<(&str, usize, &str)> = report.violations.iter().map(|v| (v.file, v.line, v.check)).collect();
+    let mut planted: Vec<(&str, usize, &str)> = data.planted.iter().map(|p| (p.file, p.line, p.check)).collect();
+    found.sort();
+    planted.sort();
+    assert_eq!(found, planted);
+    let rejected_rows = data.planted.iter().filter(|p| p.check != "orphan_task").map(|p| (p.file, p.line)).collect::<std::collections::BTreeSet<_>>().len();
+    assert_eq!(report.dead_letters, rejected_rows);
+    for f in &report.files {
+        assert_eq!(f.published + f.rejected, f.read, "{f:?}");
+    }
+    let published = |file: &str| report.files.iter().find(|f| f.file == file).unwrap().published as i64;
+    assert_eq!(published("bills.csv"), (data.bills.len() - data.planted.iter().filter(|p| p.file == "bills.csv").count()) as i64);
+
+    let mut jobs: Vec<Running> = TABLE_JOBS.iter().map(|name| start(config, name)).collect();
+    jobs.push(start(config, "dlq"));
+    let tiering = start(config, "tiering");
+    let session = env.session().await;
+    let long = Duration::from_secs(120);
+    wait_for(&session, "SELECT count(*) FROM customers", published("customers.csv"), long).await;
+    wait_for(&session, "SELECT count(*) FROM loans", published("loan_snapshots.csv"), long).await;
+    wait_for(&session, "SELECT count(*) FROM bills", published("bills.csv"), long).await;
+    wait_for(&session, "SELECT count(*) FROM tasks", published("tasks.csv"), long).await;
+    wait_for(&session, "SELECT count(*) FROM task_participants", published("task_participants.csv"), long).await;
+    assert_eq!(scalar(&session, "SELECT count(*) FROM task_participants WHERE task_missing").await, 5, "orphans kept and flagged");
+    assert_eq!(scalar(&session, "SELECT count(*) FROM dq_results").await, report.violations.len() as i64);
+    assert_eq!(scalar(&session, "SELECT count(*) FROM dq_results WHERE action = 'kept' AND \"check\" = 'orphan_task'").await, 5);
+    wait_for(&session, "SELECT count(*) FROM dlq WHERE job = 'lending-load'", rejected_rows as i64, long).await;
+
+    // One tier per customer once their rows are in, equal to the rule over the tables.
+    let behaviours = arus_stream_jobs::lending::behaviours(&session).await.unwrap();
+    wait_for(&session, "SELECT count(DISTINCT customer_number) FROM tiers", behaviours.len() as i64, long).await;
+    assert_eq!(scalar(&session, "SELECT count(*) FROM tiers").await, behaviours.len() as i64, "a load decides once per customer");
+    let batches = session.sql("SELECT customer_number, tier FROM tiers").await.unwrap();
+    let streamed: HashMap<String, String> = strings(&batches, 0).into_iter().zip(strings(&batches, 1)).collect();
+    let mut counts = BTreeMap::new();
+    for (customer, b) in &behaviours {
+        let tier = rule_tier(b).tier.as_str();
+        assert_eq!(streamed[customer], tier, "{customer}: {b:?}");
+        *counts.entry(tier).or_insert(0) += 1;
+    }
+    assert!(counts.len() == 3, "all three tiers present: {counts:?}");
+    let first = history(&session).await;
+
+    // Restart the tiering job: its state comes back from the topic.
+    tiering.stop().await;
+    let tiering = start(config, "tiering");
+
+    // The same files again: nothing new in the tables or the history.
+    let again = arus_ingest::lending::load(config, &dir, as_of(), |_| {}).await.unwrap();
+    assert_eq!(again.violations.len(), report.violations.len());
+    let total = (report.events + again.events) as i64;
+    wait_committed(config, "tiering", &tables::TIERS, total).await;
+    for (job, table) in TABLE_JOBS.iter().zip([&tables::CUSTOMERS, &tables::LOANS, &tables::BILLS, &tables::TASKS, &tables::TASK_PARTICIPANTS]) {
+        wait_committed(config, job, table, total).await;
+    }
+    assert_eq!(history(&session).await, first, "replaying the same files gives the same tiers history");
+    assert_eq!(scalar(&session, "SELECT count(*) FROM bills").await, published("bills.csv"));
+    assert_eq!(scalar(&session, "SELECT count(*) FROM dq_results").await, 2 * report.violations.len() as i64, "each load reports");
+    jobs.push(tiering);
+
+    // Ibu Rini, linked to her officer; her lender sends her book.
+    let waha = fake_waha().await;
+    let lake = Lake::new(config).unwrap();
+    let store = arus_serving::auth::store::AuthStore::open(&lake).await.unwrap();
+    let officer = arus_serving::api::auth::validate_registration(Some("petugas@example.id"), Some("0811-1111-2222"), "kata-sandi-rahasia", "Pak Budi").unwrap();
+    let officer = arus_serving::api::auth::create_user(&store, officer, arus_schemas::Role::Officer, None).await.unwrap();
+    let partner = arus_serving::api::auth::validate_registration(Some("rini@example.id"), Some(RINI), "kata-sandi-rahasia", "Ibu Rini").unwrap();
+    let partner = arus_serving::api::auth::create_user(&store, partner, arus_schemas::Role::User, None).await.unwrap();
+    let change = arus_serving::auth::store::UserChange { officer_id: Some(Some(officer.user_id.clone())), ..Default::default() };
+    store.update(&partner.user_id, change, "test").await.unwrap();
+    let mut links = AppendLog::<WaLink>::open(&lake, &tables::WHATSAPP_LINKS).await.unwrap();
+    let link = WaLink { phone: RINI.into(), revision: 1, user_id: partner.user_id.clone(), customer_id: Some("C-RINI".into()), active: true, updated_by: "test".into(), updated_at: chrono::Utc::now() };
+    links.append(&[link]).await.unwrap();
+    let notifier = start_notifier(&env, &waha, 0);
+
+    let producer = Kafka::new(config).unwrap().producer().unwrap();
+    let lending = config.topic(topics::LENDING);
+    let send = |e: LendingEvent| {
+        let (producer, lending) = (producer.clone(), lending.clone());
+        async move { producer.send_json(&lending, e.partition_key(), &e).await.unwrap() }
+    };
+    let customer = Customer { customer_number: "C-RINI".into(), date_of_birth: None, marital_status: None, religion: None, purpose: Some("Warung Makan".into()) };
+    send(event("C-RINI", true, LendingRecord::Customer(customer))).await;
+    let loan = LoanSnapshot { loan_id: "L-RINI".into(), customer_number: "C-RINI".into(), principal_amount: 1_000_000, outstanding_amount: 300_000, dpd: 3 };
+    send(event("C-RINI", true, LendingRecord::Loan(loan.clone()))).await;
+    // Ten weekly bills of Rp 100.000: nine paid on the day, the last due three days ago.
+    for w in 0..10u32 {
+        let due = as_of() - chrono::Duration::days(3 + 7 * i64::from(9 - w));
+        let paid = w < 9;
+        let bill = Bill { bill_id: format!("B-RINI-{w}"), loan_id: "L-RINI".into(), bill_scheduled_date: due, bill_paid_date: paid.then_some(due), amount: 100_000, paid_amount: if paid { 100_000 } else { 0 } };
+        send(event("C-RINI", w < 9, LendingRecord::Bill(bill))).await;
+    }
+    wait_for(&session, "SELECT count(*) FROM tiers WHERE customer_number = 'C-RINI' AND tier = 'SILVER' AND seq = 1", 1, long).await;
+    assert_eq!(scalar(&session, "SELECT count(*) FROM tiers WHERE customer_number = 'C-RINI' AND reasons = 'dpd_3_within_7,repayment_at_least_90'").await, 1, "exactly 90% with DPD 3 is Silver");
+
+    // She pays the late bill: DPD 0, 100% repaid — Gold, and her officer hears it once.
+    let payment = BillPayment { bill_id: "B-RINI-9".into(), loan_id: "L-RINI".into(), paid_date: as_of(), paid_amount: 100_000 };
+    send(event("C-RINI", false, LendingRecord::Payment(payment.clone()))).await;
+    send(event("C-RINI", false, LendingRecord::Payment(payment))).await; // delivered twice
+    wait_for(&session, "SELECT count(*) FROM tiers WHERE customer_number = 'C-RINI' AND tier = 'GOLD' AND seq = 2 AND previous_tier = 'SILVER'", 1, long).await;
+    let officer_chat = "6281111112222@c.us";
+    let told = waha.wait_texts(officer_chat, 1).await;
+    assert_eq!(told, ["Halo, kabar baik! Mitra Ibu Rini baru saja naik ke Tier Gold. Beliau potensial untuk top-up plafon. Hubungi segera?"]);
+
+    // A snapshot ten days late: Bronze, a risk alert for the officer.
+    send(event("C-RINI", false, LendingRecord::Loan(LoanSnapshot { dpd: 10, outstanding_amount: 100_000, ..loan }))).await;
+    let told = waha.wait_texts(officer_chat, 2).await;
+    assert_eq!(told[1], "Perhatian: Mitra Ibu Rini turun ke Tier Bronze (telat 10 hari). Mohon segera dikunjungi.");
+    wait_for(&session, "SELECT count(*) FROM tiers WHERE customer_number = 'C-RINI'", 3, long).await;
+    // Nothing more reaches the officer: one message per change.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(waha.texts_to(officer_chat).len(), 2, "{:?}", waha.texts_to(officer_chat));
+    assert_eq!(scalar(&session, "SELECT count(*) FROM tiers WHERE customer_number = 'C-RINI'").await, 3);
+
+    kill(notifier).await;
+    for job in jobs {
+        job.stop().await;
+    }
+}
