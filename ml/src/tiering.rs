@@ -32,6 +32,8 @@ pub struct Behaviour {
 #[error("{field}: {message}")]
 pub struct BehaviourError {
     pub field: &'static str,
+    /// `negative` or `out_of_range`.
+    pub code: &'static str,
     pub message: String,
 }
 
@@ -41,7 +43,7 @@ impl Behaviour {
         let mut errors = Vec::new();
         let mut negative = |field: &'static str, value: i64| {
             if value < 0 {
-                errors.push(BehaviourError { field, message: format!("must not be negative (got {value})") });
+                errors.push(BehaviourError { field, code: "negative", message: format!("must not be negative (got {value})") });
             }
         };
         negative("total_paid", self.total_paid);
@@ -50,10 +52,10 @@ impl Behaviour {
         negative("on_time_count", self.on_time_count);
         negative("total_bills_count", self.total_bills_count);
         if self.on_time_count > self.total_bills_count {
-            errors.push(BehaviourError { field: "on_time_count", message: "cannot exceed total_bills_count".to_owned() });
+            errors.push(BehaviourError { field: "on_time_count", code: "out_of_range", message: "cannot exceed total_bills_count".to_owned() });
         }
         if self.total_bills_count == 0 && self.total_bill > 0 {
-            errors.push(BehaviourError { field: "total_bills_count", message: "is 0 but total_bill is not".to_owned() });
+            errors.push(BehaviourError { field: "total_bills_count", code: "out_of_range", message: "is 0 but total_bill is not".to_owned() });
         }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }

@@ -50,6 +50,7 @@ pub struct AppState {
     pub auditor: Auditor,
     pub webhook: Webhook,
     pub links: Links,
+    pub segments: api::tiers::Segments,
 }
 
 pub type State = Arc<AppState>;
@@ -99,6 +100,7 @@ impl AppState {
             throttle: LoginThrottle::new(config),
             webhook,
             links: Links::open(&lake).await?,
+            segments: api::tiers::Segments::open(&lake, Duration::from_millis(config.model_poll_ms)).await?,
         }))
     }
 }

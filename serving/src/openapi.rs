@@ -25,6 +25,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         api::imports::create, api::imports::list, api::imports::get,
         api::receipts::create, api::receipts::list, api::receipts::get, api::receipts::image, api::receipts::confirm,
         api::whatsapp::webhook, api::whatsapp::create, api::whatsapp::list, api::whatsapp::delete,
+        api::tiers::predict, api::tiers::history,
     ),
     components(schemas(ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth),
@@ -36,6 +37,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         (name = "imports", description = "Bank statement imports (CSV, XLSX, XLS)"),
         (name = "receipts", description = "Receipt and cash-book photos: OCR, review, booking"),
         (name = "whatsapp", description = "WhatsApp through WAHA: the webhook and which number belongs to whom"),
+        (name = "tiers", description = "A lender's customers: Bronze/Silver/Gold by the rule and by k-means segment"),
     )
 )]
 pub struct ApiDoc;

@@ -70,6 +70,14 @@ impl Tables {
         Tables { session }
     }
 
+    /// The rows of one lender customer (`customer_number`) of a lending
+    /// table; callers decide first whether the principal may see them
+    /// (see `api::tiers`).
+    pub async fn lending(&self, table: &str, customer_number: &str) -> Result<DataFrame, ApiError> {
+        let frame = self.session.context().table(table).await.map_err(|e| ApiError::unavailable(table, &e))?;
+        frame.filter(col("customer_number").eq(lit(customer_number.to_owned()))).map_err(|e| ApiError::unavailable(table, &e))
+    }
+
     /// `table` restricted to `scope`: the only way the API reads a table
     /// that holds tenants' rows.
     pub async fn scoped(&self, scope: &Scope, table: &str) -> Result<DataFrame, ApiError> {

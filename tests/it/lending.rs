@@ -16,8 +16,11 @@ use chrono::NaiveDate;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{scalar, strings, wait_for, TestEnv};
+use crate::common::{scalar, strings, wait_for};
+use crate::serving::{first_admin, person, Api};
 use crate::whatsapp::{fake_waha, kill, start_notifier, RINI};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
 
 const TABLE_JOBS: [&str; 5] = ["lending-customers", "lending-loans", "lending-bills", "lending-tasks", "lending-participants"];
 
@@ -92,7 +95,9 @@ fn event(customer: &str, more_follow: bool, record: LendingRecord) -> LendingEve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loan_book_loads_with_its_problems_reported_and_tiers_follow_payments_with_broker() {
-    let env = TestEnv::new("lending").await;
+    let jobs: Vec<&'static str> = TABLE_JOBS.iter().copied().chain(["dlq"]).collect();
+    let api = Api::start_with("lending", &jobs, |c| c.model_poll_ms = 200).await;
+    let env = &api.env;
     let config = &env.config;
     let dir = env.dir.path().join("book");
     arus::gen::lending(&arus::gen::LendingArgs { customers: 300, seed: 5, as_of: as_of(), out: dir.clone() }).unwrap();
@@ -113,8 +118,6 @@ async fn a_loan_book_loads_with_its_problems_reported_and_tiers_follow_payments_
     let published = |file: &str| report.files.iter().find(|f| f.file == file).unwrap().published as i64;
     assert_eq!(published("bills.csv"), (data.bills.len() - data.planted.iter().filter(|p| p.file == "bills.csv").count()) as i64);
 
-    let mut jobs: Vec<Running> = TABLE_JOBS.iter().map(|name| start(config, name)).collect();
-    jobs.push(start(config, "dlq"));
     let tiering = start(config, "tiering");
     let session = env.session().await;
     let long = Duration::from_secs(120);
@@ -158,7 +161,6 @@ async fn a_loan_book_loads_with_its_problems_reported_and_tiers_follow_payments_
     assert_eq!(history(&session).await, first, "replaying the same files gives the same tiers history");
     assert_eq!(scalar(&session, "SELECT count(*) FROM bills").await, published("bills.csv"));
     assert_eq!(scalar(&session, "SELECT count(*) FROM dq_results").await, 2 * report.violations.len() as i64, "each load reports");
-    jobs.push(tiering);
 
     // Ibu Rini, linked to her officer; her lender sends her book.
     let waha = fake_waha().await;
@@ -173,7 +175,7 @@ async fn a_loan_book_loads_with_its_problems_reported_and_tiers_follow_payments_
     let mut links = AppendLog::<WaLink>::open(&lake, &tables::WHATSAPP_LINKS).await.unwrap();
     let link = WaLink { phone: RINI.into(), revision: 1, user_id: partner.user_id.clone(), customer_id: Some("C-RINI".into()), active: true, updated_by: "test".into(), updated_at: chrono::Utc::now() };
     links.append(&[link]).await.unwrap();
-    let notifier = start_notifier(&env, &waha, 0);
+    let notifier = start_notifier(env, &waha, 0);
 
     let producer = Kafka::new(config).unwrap().producer().unwrap();
     let lending = config.topic(topics::LENDING);
@@ -205,7 +207,7 @@ async fn a_loan_book_loads_with_its_problems_reported_and_tiers_follow_payments_
     assert_eq!(told, ["Halo, kabar baik! Mitra Ibu Rini baru saja naik ke Tier Gold. Beliau potensial untuk top-up plafon. Hubungi segera?"]);
 
     // A snapshot ten days late: Bronze, a risk alert for the officer.
-    send(event("C-RINI", false, LendingRecord::Loan(LoanSnapshot { dpd: 10, outstanding_amount: 100_000, ..loan }))).await;
+    send(event("C-RINI", false, LendingRecord::Loan(LoanSnapshot { dpd: 10, outstanding_amount: 100_000, ..loan.clone() }))).await;
     let told = waha.wait_texts(officer_chat, 2).await;
     assert_eq!(told[1], "Perhatian: Mitra Ibu Rini turun ke Tier Bronze (telat 10 hari). Mohon segera dikunjungi.");
     wait_for(&session, "SELECT count(*) FROM tiers WHERE customer_number = 'C-RINI'", 3, long).await;
@@ -214,8 +216,72 @@ async fn a_loan_book_loads_with_its_problems_reported_and_tiers_follow_payments_
     assert_eq!(waha.texts_to(officer_chat).len(), 2, "{:?}", waha.texts_to(officer_chat));
     assert_eq!(scalar(&session, "SELECT count(*) FROM tiers WHERE customer_number = 'C-RINI'").await, 3);
 
-    kill(notifier).await;
-    for job in jobs {
-        job.stop().await;
+
+    // Over HTTP: her history for her officer and analysts only.
+    let admin = first_admin(&api).await;
+    let (_, analyst) = person(&api, &admin, "analis@example.id", "analyst").await;
+    let (_, stranger) = person(&api, &admin, "petugas-lain@example.id", "officer").await;
+    let officer_token = api.login("petugas@example.id").await["access_token"].as_str().unwrap().to_owned();
+    let rini_token = api.login("rini@example.id").await["access_token"].as_str().unwrap().to_owned();
+    let (status, body) = api.get("/api/v1/tiers/C-RINI", &officer_token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let tiers: Vec<&str> = body["history"].as_array().unwrap().iter().map(|r| r["tier"].as_str().unwrap()).collect();
+    assert_eq!(tiers, ["SILVER", "GOLD", "BRONZE"]);
+    assert_eq!(body["current"]["tier"], "BRONZE");
+    assert_eq!(body["current"]["current_dpd"], 10);
+    assert_eq!(api.get("/api/v1/tiers/C-RINI", &analyst).await.0, StatusCode::OK);
+    for token in [&stranger, &rini_token, &admin] {
+        assert_eq!(api.get("/api/v1/tiers/C-RINI", token).await.0, StatusCode::NOT_FOUND);
     }
+    assert_eq!(api.get("/api/v1/tiers/C-NOBODY", &analyst).await.0, StatusCode::NOT_FOUND);
+    let someone = behaviours[0].0.clone();
+    let (status, body) = api.get(&format!("/api/v1/tiers/{someone}"), &analyst).await;
+    assert_eq!((status, body["current"]["tier"].as_str()), (StatusCode::OK, Some(rule_tier(&behaviours[0].1).tier.as_str())));
+
+    // The scoring endpoint: the brief's body, the rule's edges, bad bodies.
+    let predict = |body: Value| api.send(reqwest::Method::POST, "/api/v1/tier/predict", &analyst, body);
+    let score = |paid: i64, bill: i64, dpd: i64| json!({"total_paid": paid, "total_bill": bill, "current_dpd": dpd, "on_time_count": 10, "total_bills_count": 10});
+    let (status, body) = predict(score(5_000_000, 5_000_000, 0)).await;
+    assert_eq!((status, body["tier"].as_str(), body["rule_tier"].as_str()), (StatusCode::OK, Some("GOLD"), Some("GOLD")), "{body}");
+    assert!(body["segment"].is_null(), "no segment model yet: {body}");
+    for (paid, dpd, tier) in [(980_000, 0, "GOLD"), (979_999, 0, "SILVER"), (900_000, 7, "SILVER"), (1_000_000, 8, "BRONZE"), (899_999, 0, "BRONZE")] {
+        assert_eq!(predict(score(paid, 1_000_000, dpd)).await.1["rule_tier"], tier, "paid {paid}, DPD {dpd}");
+    }
+    let none_due = predict(json!({"total_paid": 0, "total_bill": 0, "current_dpd": 0, "on_time_count": 0, "total_bills_count": 0})).await.1;
+    assert_eq!((none_due["rule_tier"].as_str(), none_due["reasons"][0].as_str()), (Some("BRONZE"), Some("no_due_bills")));
+    for bad in [
+        json!({"total_paid": 1, "total_bill": 1, "current_dpd": 0, "on_time_count": 1}),
+        json!({"total_paid": "1jt", "total_bill": 1, "current_dpd": 0, "on_time_count": 1, "total_bills_count": 1}),
+        json!({"total_paid": 1, "total_bill": 1, "current_dpd": 0, "on_time_count": 1, "total_bills_count": 1, "income": 5}),
+        json!({"total_paid": 1, "total_bill": 1, "current_dpd": -1, "on_time_count": 1, "total_bills_count": 1}),
+        json!({"total_paid": 1, "total_bill": 1, "current_dpd": 0, "on_time_count": 2, "total_bills_count": 1}),
+        json!([1, 2, 3]),
+    ] {
+        let (status, body) = predict(bad.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad} → {body}");
+    }
+    let not_json = api.client.post(api.url("/api/v1/tier/predict")).bearer_auth(&analyst).body("total_paid=1").send().await.unwrap();
+    assert_eq!(not_json.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let anonymous = api.client.post(api.url("/api/v1/tier/predict")).json(&score(1, 1, 0)).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    // Segments: trained on the book, shown by the endpoint and stored with new decisions.
+    let (version, segments) = arus::lending::segments(config).await.unwrap();
+    assert!(segments.agreement > 0.5, "{segments:?}");
+    let started = Instant::now();
+    let body = loop {
+        let (_, body) = predict(score(5_000_000, 5_000_000, 0)).await;
+        if !body["segment"].is_null() || started.elapsed() > Duration::from_secs(10) {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!((body["tier"].as_str(), body["model_version"].as_i64()), (Some("GOLD"), Some(version)), "{body}");
+    tokio::time::sleep(Duration::from_secs(1)).await; // the tiering job polls the models table every 200 ms
+    send(event("C-RINI", false, LendingRecord::Loan(LoanSnapshot { dpd: 0, outstanding_amount: 100_000, ..loan }))).await;
+    wait_for(&session, "SELECT count(*) FROM tiers WHERE customer_number = 'C-RINI' AND seq = 4 AND tier = 'GOLD' AND segment IS NOT NULL AND segment_tier IS NOT NULL", 1, long).await;
+
+    kill(notifier).await;
+    tiering.stop().await;
+    api.stop().await;
 }

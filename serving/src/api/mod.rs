@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod auth;
 pub mod imports;
 pub mod receipts;
+pub mod tiers;
 pub mod transactions;
 pub mod users;
 pub mod whatsapp;
@@ -24,7 +25,8 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl warp::Reply,), Error 
             .or(transactions::routes(state.clone()))
             .or(imports::routes(state.clone()))
             .or(receipts::routes(state.clone()))
-            .or(whatsapp::routes(state)),
+            .or(whatsapp::routes(state.clone()))
+            .or(tiers::routes(state)),
     )
 }
 

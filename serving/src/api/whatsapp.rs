@@ -38,6 +38,12 @@ impl Links {
         Ok(Links { log: Mutex::new(AppendLog::open(lake, &tables::WHATSAPP_LINKS).await?) })
     }
 
+    /// The people linked to a lender's `customer` number (active links).
+    pub async fn users_of_customer(&self, customer: &str) -> Result<Vec<String>, LakeError> {
+        let mut log = self.log.lock().await;
+        Ok(Self::current(&mut log).await?.into_iter().filter(|l| l.active && l.customer_id.as_deref() == Some(customer)).map(|l| l.user_id).collect())
+    }
+
     /// The latest revision of every number.
     async fn current(log: &mut AppendLog<WaLink>) -> Result<Vec<WaLink>, LakeError> {
         log.refresh().await?;

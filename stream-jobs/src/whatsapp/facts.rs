@@ -159,6 +159,27 @@ impl Facts {
         Ok(rows.into_iter().filter(|r| r.reverses.is_none() && !reversed.contains(&r.id)).max_by(|a, b| (a.captured_at, &a.id).cmp(&(b.captured_at, &b.id))))
     }
 
+    /// The current tier of the lender's customer `customer_number`: the
+    /// latest row of the `tiers` history, as people read it (`Gold`).
+    pub async fn tier(&self, customer_number: &str) -> Result<Option<&'static str>, LakeError> {
+        #[derive(Deserialize)]
+        struct Row {
+            seq: i64,
+            tier: arus_schemas::lending::Tier,
+        }
+        let frame = self.session.context().table("tiers").await?.filter(col("customer_number").eq(lit(customer_number.to_owned())))?.select_columns(&["seq", "tier"])?;
+        let mut latest: Option<Row> = None;
+        for batch in frame.collect().await? {
+            let rows: Vec<Row> = serde_arrow::from_record_batch(&batch).map_err(|e| LakeError::Rows { table: "tiers", reason: e.to_string() })?;
+            for row in rows {
+                if latest.as_ref().is_none_or(|l| l.seq < row.seq) {
+                    latest = Some(row);
+                }
+            }
+        }
+        Ok(latest.map(|r| r.tier.name()))
+    }
+
     /// Whether transaction `id` of `user_id` is in the table.
     pub async fn has(&self, user_id: &str, id: &str) -> Result<bool, LakeError> {
         let filter = col("user_id").eq(lit(user_id.to_owned())).and(col("id").eq(lit(id.to_owned())));

@@ -3,7 +3,8 @@
 //! ([`arus_ingest::whatsapp::intent`]) and does it:
 //! - a transaction (`jual bakso 300rb`) → `TxnRaw` (source `whatsapp`) and
 //!   a reply with today's cash flow;
-//! - a question (`saldo`, `laporan minggu ini`, `status`, `budget`,
+//! - a question (`saldo`, `laporan minggu ini`, `status` — the tier of the
+//!   lender's customer the number is linked to —, `budget`,
 //!   `target`, `bantuan`) → the figures from `transactions`;
 //! - a correction → `CategoryFeedback` (`ubah kategori terakhir jadi …`) or a
 //!   reversal, a new row with the opposite amount (`hapus terakhir`): never
@@ -168,6 +169,14 @@ impl Router {
         }
     }
 
+    /// `person`'s tier when they are a lender's customer with one.
+    async fn tier_of(&self, person: &Person) -> Result<Option<&'static str>, WhatsAppError> {
+        match &person.customer_id {
+            Some(customer) => Ok(self.facts.tier(customer).await?),
+            None => Ok(None),
+        }
+    }
+
     async fn today(&self, user_id: &str) -> Result<Flow, WhatsAppError> {
         Ok(self.facts.today(user_id, Utc::now(), &self.pending_of(user_id)).await?)
     }
@@ -212,8 +221,11 @@ impl Router {
                 let top = top_spending(&spending, 3, lang);
                 Answer::new("report", lang, &person, reply::report(&name, period, from, to, flow, &top, lang))
             }
-            // Tiers come with the lender's data; until then the reply says so.
-            Intent::Status => Answer::new("status", lang, &person, reply::status(&name, None, lang)),
+            // A tier when the person is a lender's customer with one.
+            Intent::Status => {
+                let tier = self.tier_of(&person).await?;
+                Answer::new("status", lang, &person, reply::status(&name, tier, lang))
+            }
             Intent::Budget => Answer::new("budget", lang, &person, reply::no_plans(&name, false, lang)),
             Intent::Goal => Answer::new("goal", lang, &person, reply::no_plans(&name, true, lang)),
             Intent::Help => Answer::new("help", lang, &person, reply::help(lang)),
@@ -263,7 +275,8 @@ impl Router {
         let id = raw.transaction_id();
         self.remember(&person.user_id, Pending { id: id.clone(), amount: raw.amount, occurred_at, reversal: false });
         let today = self.today(&person.user_id).await?;
-        let text = reply::recorded(&person.name, &entry.description, entry.amount, entry.day == Day::Yesterday, today, None, lang);
+        let tier = self.tier_of(person).await?;
+        let text = reply::recorded(&person.name, &entry.description, entry.amount, entry.day == Day::Yesterday, today, tier, lang);
         let mut answer = Answer::new("record", lang, person, text);
         answer.effect_id = Some(id);
         Ok(answer)
@@ -356,7 +369,8 @@ impl Router {
             self.remember(&person.user_id, Pending { id: t.id.clone(), amount: t.amount, occurred_at: t.occurred_at, reversal: false });
         }
         let today = self.today(&person.user_id).await?;
-        let mut answer = Answer::new(intent, lang, person, reply::photo_booked(&person.name, &transactions, today, None, lang));
+        let tier = self.tier_of(person).await?;
+        let mut answer = Answer::new(intent, lang, person, reply::photo_booked(&person.name, &transactions, today, tier, lang));
         answer.effect_id = Some(booked.media_id);
         Ok(answer)
     }
