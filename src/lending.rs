@@ -130,3 +130,16 @@ pub fn print_segments(version: i64, r: &SegmentReport) {
     }
     println!("running tiering jobs segment new decisions with it within ARUS_MODEL_POLL_MS");
 }
+
+/// Column `index` of every batch as strings, whatever the string or number type.
+pub fn strings(batches: &[arrow::record_batch::RecordBatch], index: usize) -> Vec<String> {
+    use arrow::array::Array;
+    let mut out = Vec::new();
+    for batch in batches {
+        let Ok(column) = arrow::compute::cast(batch.column(index), &arrow::datatypes::DataType::Utf8) else { continue };
+        if let Some(column) = column.as_any().downcast_ref::<arrow::array::StringArray>() {
+            out.extend((0..column.len()).map(|i| column.value(i).to_owned()));
+        }
+    }
+    out
+}

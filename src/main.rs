@@ -141,6 +141,8 @@ enum BenchCommand {
     Api(bench::api::ApiArgs),
     /// Post signed WAHA events to POST /webhooks/waha: deliveries/s and p50/p90/p99 of the answer.
     Webhook(bench::webhook::WebhookArgs),
+    /// Load a generated loan book, run the tiering job through it: bills/s, and p50/p99 from a payment to its new tier being queryable.
+    Tiering(bench::tiering::TieringArgs),
 }
 
 fn main() -> Result<()> {
@@ -290,6 +292,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Bench(BenchCommand::Api(args)) => bench::api::run(config, args).await,
         Command::Bench(BenchCommand::Import(args)) => bench::import::run(config, args).await,
         Command::Bench(BenchCommand::Webhook(args)) => bench::webhook::run(config, args).await,
+        Command::Bench(BenchCommand::Tiering(args)) => bench::tiering::run(config, args).await,
         Command::Gen(GenCommand::Lending(args)) => arus::gen::lending(&args),
         Command::Lending(LendingCommand::Load(args)) => {
             if !arus::lending::run_load(config, args).await? {

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod import;
 pub mod pipeline;
+pub mod tiering;
 pub mod webhook;
 
 use std::path::Path;
