@@ -281,6 +281,11 @@ async fn a_loan_book_loads_with_its_problems_reported_and_tiers_follow_payments_
     send(event("C-RINI", false, LendingRecord::Loan(LoanSnapshot { dpd: 0, outstanding_amount: 100_000, ..loan }))).await;
     wait_for(&session, "SELECT count(*) FROM tiers WHERE customer_number = 'C-RINI' AND seq = 4 AND tier = 'GOLD' AND segment IS NOT NULL AND segment_tier IS NOT NULL", 1, long).await;
 
+    // What the WhatsApp router tells her when she asks `status`.
+    let facts = arus_stream_jobs::whatsapp::facts::Facts::open(&lake).await.unwrap();
+    assert_eq!(facts.tier("C-RINI").await.unwrap(), Some("Gold"));
+    assert_eq!(facts.tier("C-NOBODY").await.unwrap(), None);
+
     kill(notifier).await;
     tiering.stop().await;
     api.stop().await;
