@@ -61,6 +61,9 @@ enum Command {
     /// Generate development data.
     #[command(subcommand)]
     Gen(GenCommand),
+    /// Forecasting: evaluate the forecaster against seasonal-naive.
+    #[command(subcommand)]
+    Forecast(ForecastCommand),
     /// A micro-lender's book: load its CSV files, train the tier segments.
     #[command(subcommand)]
     Lending(LendingCommand),
@@ -124,6 +127,12 @@ enum GenCommand {
 }
 
 #[derive(Subcommand)]
+enum ForecastCommand {
+    /// Rolling-origin MASE and sMAPE of arus's forecaster and of seasonal-naive, per series and overall.
+    Eval(arus::forecast::EvalArgs),
+}
+
+#[derive(Subcommand)]
 enum LendingCommand {
     /// Check the five CSV files (mandatory fields, unique keys, bills of known loans, participants of known tasks) and publish the clean rows to arus.lending.v1.
     Load(arus::lending::LoadArgs),
@@ -176,6 +185,16 @@ fn main() -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 ml::print_eval(&report);
+            }
+            Ok(())
+        }
+        Command::Forecast(ForecastCommand::Eval(args)) => {
+            let results = arus::forecast::eval(&args)?;
+            if args.json {
+                let out: Vec<_> = results.iter().map(|(id, r)| serde_json::json!({"series": id, "evaluation": r.as_ref().ok(), "skipped": r.as_ref().err()})).collect();
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                arus::forecast::print(&args, &results);
             }
             Ok(())
         }
@@ -309,7 +328,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
             }
             Ok(())
         }
-        Command::Version | Command::Config(_) | Command::Openapi | Command::Ocr(_) | Command::Ml(MlCommand::Corpus(_) | MlCommand::Eval(_)) => {
+        Command::Version | Command::Config(_) | Command::Openapi | Command::Ocr(_) | Command::Forecast(_) | Command::Ml(MlCommand::Corpus(_) | MlCommand::Eval(_)) => {
             unreachable!("handled before the runtime starts")
         }
     }

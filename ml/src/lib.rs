@@ -9,6 +9,7 @@
 
 pub mod classifier;
 pub mod corpus;
+pub mod forecast;
 pub mod lending;
 pub mod logistic;
 pub mod metrics;
