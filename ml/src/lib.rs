@@ -7,6 +7,7 @@
 //! [`corpus`] and then on people's corrections; [`rules`] holds what each
 //! person taught about each merchant.
 
+pub mod anomaly;
 pub mod classifier;
 pub mod corpus;
 pub mod forecast;
