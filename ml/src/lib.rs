@@ -14,6 +14,7 @@ pub mod forecast;
 pub mod lending;
 pub mod logistic;
 pub mod metrics;
+pub mod narration;
 pub mod rng;
 pub mod rules;
 pub mod segments;
