@@ -34,7 +34,8 @@ fn write<T: Serialize>(dir: &Path, name: &str, rows: &[T]) -> Result<usize> {
     Ok(rows.len())
 }
 
-pub fn lending(args: &LendingArgs) -> Result<()> {
+/// Writes the book and returns it (for callers that also need the rows).
+pub fn lending(args: &LendingArgs) -> Result<arus_ml::lending::LendingData> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let data = arus_ml::lending::generate(args.customers, args.seed, args.as_of);
     let counts = [
@@ -49,5 +50,5 @@ pub fn lending(args: &LendingArgs) -> Result<()> {
         println!("{:<24} {rows:>10} rows", name);
     }
     println!("{:<24} {:>10} planted quality problems (file, line, check)", "planted.json", data.planted.len());
-    Ok(())
+    Ok(data)
 }

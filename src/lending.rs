@@ -143,3 +143,20 @@ pub fn strings(batches: &[arrow::record_batch::RecordBatch], index: usize) -> Ve
     }
     out
 }
+
+/// How many `arus.lending.v1` messages job `job` has committed past in
+/// `table` (the sum over partitions of its stored offset + 1): what the
+/// benchmark and tests wait on to know a job has read everything published.
+pub async fn committed(config: &Config, job: &str, table: &'static arus_schemas::tables::TableDef) -> Result<i64> {
+    let mut t = Lake::new(config)?.open(table).await?;
+    t.update_incremental(None).await?;
+    let snapshot = t.snapshot()?;
+    let topic = config.topic(arus_schemas::topics::LENDING);
+    let mut total = 0;
+    for p in 0..config.kafka_partitions {
+        if let Some(v) = snapshot.transaction_version(t.log_store().as_ref(), arus_lakehouse::app_id(job, &topic, p)).await? {
+            total += v + 1;
+        }
+    }
+    Ok(total)
+}

@@ -312,7 +312,7 @@ async fn run(command: Command, config: Config) -> Result<()> {
         Command::Bench(BenchCommand::Import(args)) => bench::import::run(config, args).await,
         Command::Bench(BenchCommand::Webhook(args)) => bench::webhook::run(config, args).await,
         Command::Bench(BenchCommand::Tiering(args)) => bench::tiering::run(config, args).await,
-        Command::Gen(GenCommand::Lending(args)) => arus::gen::lending(&args),
+        Command::Gen(GenCommand::Lending(args)) => arus::gen::lending(&args).map(drop),
         Command::Lending(LendingCommand::Load(args)) => {
             if !arus::lending::run_load(config, args).await? {
                 std::process::exit(1);

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use arus_lakehouse::{AppendLog, Kafka, Lake};
 use arus_schemas::events::{DeadLetterKind, PayloadEncoding};
-use arus_schemas::lending::{Bill, Customer, DqResult, LendingEvent, LendingRecord, LoanSnapshot, Task, TaskParticipant};
+use arus_schemas::lending::{fnv1a, Bill, Customer, DqResult, LendingEvent, LendingRecord, LoanSnapshot, Task, TaskParticipant};
 use arus_schemas::{tables, topics, Config, DeadLetter, SCHEMA_VERSION};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::de::DeserializeOwned;
@@ -292,15 +292,6 @@ pub fn events(rows: &LendingRows, violations: &[Violation], as_of: NaiveDate) ->
     out
 }
 
-fn fnv(text: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
-}
-
 /// The dead letters of the rejected rows: one per row, all its violations
 /// in the reason. The id depends on the file, line and row only, so a
 /// second load of the same files yields the same dead letters.
@@ -319,7 +310,7 @@ pub fn dead_letters(violations: &[Violation], lending_topic: &str, as_of: NaiveD
             let reasons: Vec<String> = vs.iter().map(|v| format!("{}: {}", v.check, v.message)).collect();
             DeadLetter {
                 schema_version: SCHEMA_VERSION,
-                id: format!("lending/{file}/{line}/{:016x}", fnv(&row)),
+                id: format!("lending/{file}/{line}/{:016x}", fnv1a(row.as_bytes())),
                 user_id: None,
                 job: LOAD_JOB.to_owned(),
                 source_topic: lending_topic.to_owned(),
@@ -345,11 +336,13 @@ pub const LOAD_JOB: &str = "lending-load";
 pub async fn load(config: &Config, dir: &Path, as_of: NaiveDate, progress: impl Fn(LoadProgress) + Send + 'static) -> Result<LoadReport, LoadError> {
     let checked_at = Utc::now();
     let owned = dir.to_owned();
-    let checked = tokio::task::spawn_blocking(move || check(&owned)).await.map_err(|e| LoadError::Task(e.to_string()))??;
-    let events = {
-        let (rows, violations) = (checked.rows.clone(), checked.violations.clone());
-        tokio::task::spawn_blocking(move || events(&rows, &violations, as_of)).await.map_err(|e| LoadError::Task(e.to_string()))?
-    };
+    let (checked, events) = tokio::task::spawn_blocking(move || {
+        let checked = check(&owned)?;
+        let events = events(&checked.rows, &checked.violations, as_of);
+        Ok::<_, LendingError>((checked, events))
+    })
+    .await
+    .map_err(|e| LoadError::Task(e.to_string()))??;
     progress(LoadProgress::Checked { events: events.len() });
     let run_id = uuid::Uuid::new_v4().to_string();
     let lake = Lake::new(config)?;
@@ -386,13 +379,15 @@ pub async fn load(config: &Config, dir: &Path, as_of: NaiveDate, progress: impl 
         done += chunk.len();
         progress(LoadProgress::Published { done, total });
     }
+    let rows = &checked.rows;
+    let published = [rows.customers.len(), rows.loans.len(), rows.bills.len(), rows.tasks.len(), rows.participants.len()];
     let files = checked
         .read
         .iter()
-        .map(|(file, read)| {
+        .zip(published)
+        .map(|((file, read), published)| {
             let rejected: HashSet<usize> = checked.violations.iter().filter(|v| v.file == *file && !v.kept && v.line > 1).map(|v| v.line).collect();
             let flagged = checked.violations.iter().filter(|v| v.file == *file && v.kept).count();
-            let published = events.iter().filter(|e| e.source.strip_prefix("csv:").is_some_and(|s| s.starts_with(file) && s[file.len()..].starts_with(':'))).count();
             FileSummary { file, read: *read, published, rejected: rejected.len(), flagged }
         })
         .collect();

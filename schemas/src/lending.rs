@@ -162,6 +162,11 @@ impl LendingRecord {
     }
 }
 
+/// 64-bit FNV-1a of `bytes`: the content hash in lending ids.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
 /// An event on [`crate::topics::LENDING`], keyed by `customer_number` (a
 /// task's by its id), so one customer's rows and payments stay in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -192,12 +197,7 @@ pub struct LendingEvent {
 impl LendingEvent {
     /// The stable id of `record`: `{kind}:{key}:{FNV-1a of its JSON}`.
     pub fn id_of(record: &LendingRecord) -> String {
-        let json = serde_json::to_vec(record).expect("lending records serialise");
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in json {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        let hash = fnv1a(&serde_json::to_vec(record).expect("lending records serialise"));
         format!("{}:{}:{hash:016x}", record.kind(), record.key())
     }
 

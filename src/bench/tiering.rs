@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use arus_lakehouse::{app_id, Kafka, Lake, LakeSession};
+use arus_lakehouse::{Kafka, Lake, LakeSession};
 use arus_schemas::lending::{BillPayment, LendingEvent, LendingRecord};
 use arus_schemas::{tables, topics, Config, SCHEMA_VERSION};
 use chrono::NaiveDate;
@@ -105,29 +105,13 @@ pub async fn run(config: Config, args: TieringArgs) -> Result<()> {
     Ok(())
 }
 
-/// Sum over partitions of the messages `tiering` has committed past.
-async fn committed(config: &Config, lake: &Lake) -> Result<i64> {
-    let mut table = lake.open(&tables::TIERS).await?;
-    table.update_incremental(None).await?;
-    let snapshot = table.snapshot()?;
-    let topic = config.topic(topics::LENDING);
-    let mut total = 0;
-    for p in 0..config.kafka_partitions {
-        if let Some(v) = snapshot.transaction_version(table.log_store().as_ref(), app_id("tiering", &topic, p)).await? {
-            total += v + 1;
-        }
-    }
-    Ok(total)
-}
-
 async fn measure(config: &Config, args: &TieringArgs, dir: &std::path::Path) -> Result<Figures> {
     crate::up::create_topics(config).await?;
     let lake = Lake::new(config)?;
     lake.ensure_all().await?;
     let book = dir.join("book");
     eprintln!("generating {} customers…", args.customers);
-    crate::gen::lending(&crate::gen::LendingArgs { customers: args.customers, seed: args.seed, as_of: as_of(), out: book.clone() })?;
-    let data = arus_ml::lending::generate(args.customers, args.seed, as_of());
+    let data = crate::gen::lending(&crate::gen::LendingArgs { customers: args.customers, seed: args.seed, as_of: as_of(), out: book.clone() })?;
     let started = Instant::now();
     let report = arus_ingest::lending::load(config, &book, as_of(), |_| {}).await.context("loading the book")?;
     let publish_seconds = started.elapsed().as_secs_f64();
@@ -141,7 +125,7 @@ async fn measure(config: &Config, args: &TieringArgs, dir: &std::path::Path) -> 
         tokio::spawn(async move { arus_stream_jobs::run_named("tiering", &config, stop).await })
     };
     loop {
-        if committed(config, &lake).await? >= report.events as i64 {
+        if crate::lending::committed(config, "tiering", &tables::TIERS).await? >= report.events as i64 {
             break;
         }
         if job.is_finished() {

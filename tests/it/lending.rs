@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use arus_lakehouse::{app_id, AppendLog, Kafka, Lake, LakeSession};
+use arus_lakehouse::{AppendLog, Kafka, Lake, LakeSession};
 use arus_ml::tiering::rule_tier;
 use arus_schemas::lending::{Bill, BillPayment, Customer, LendingEvent, LendingRecord, LoanSnapshot};
 use arus_schemas::whatsapp::WaLink;
@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::{scalar, strings, wait_for};
 use crate::serving::{first_admin, person, Api};
-use crate::whatsapp::{fake_waha, kill, start_notifier, RINI};
+use crate::whatsapp::{fake_waha, kill, rini_and_her_officer, start_notifier, RINI};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -44,25 +44,10 @@ impl Running {
     }
 }
 
-/// Messages of `topic` the job `job` has committed past, summed over partitions.
-async fn committed(config: &Config, job: &str, table: &'static tables::TableDef) -> i64 {
-    let mut t = Lake::new(config).unwrap().open(table).await.unwrap();
-    t.update_incremental(None).await.unwrap();
-    let snapshot = t.snapshot().unwrap();
-    let topic = config.topic(topics::LENDING);
-    let mut total = 0;
-    for p in 0..config.kafka_partitions {
-        if let Some(v) = snapshot.transaction_version(t.log_store().as_ref(), app_id(job, &topic, p)).await.unwrap() {
-            total += v + 1;
-        }
-    }
-    total
-}
-
 async fn wait_committed(config: &Config, job: &str, table: &'static tables::TableDef, target: i64) {
     let started = Instant::now();
     loop {
-        let done = committed(config, job, table).await;
+        let done = arus::lending::committed(config, job, table).await.unwrap();
         if done >= target {
             return;
         }
@@ -100,8 +85,7 @@ async fn a_loan_book_loads_with_its_problems_reported_and_tiers_follow_payments_
     let env = &api.env;
     let config = &env.config;
     let dir = env.dir.path().join("book");
-    arus::gen::lending(&arus::gen::LendingArgs { customers: 300, seed: 5, as_of: as_of(), out: dir.clone() }).unwrap();
-    let data = arus_ml::lending::generate(300, 5, as_of());
+    let data = arus::gen::lending(&arus::gen::LendingArgs { customers: 300, seed: 5, as_of: as_of(), out: dir.clone() }).unwrap();
 
     // The load: every planted problem reported with file and line, the rest published.
     let report = arus_ingest::lending::load(config, &dir, as_of(), |_| {}).await.unwrap();
@@ -165,13 +149,7 @@ async fn a_loan_book_loads_with_its_problems_reported_and_tiers_follow_payments_
     // Ibu Rini, linked to her officer; her lender sends her book.
     let waha = fake_waha().await;
     let lake = Lake::new(config).unwrap();
-    let store = arus_serving::auth::store::AuthStore::open(&lake).await.unwrap();
-    let officer = arus_serving::api::auth::validate_registration(Some("petugas@example.id"), Some("0811-1111-2222"), "kata-sandi-rahasia", "Pak Budi").unwrap();
-    let officer = arus_serving::api::auth::create_user(&store, officer, arus_schemas::Role::Officer, None).await.unwrap();
-    let partner = arus_serving::api::auth::validate_registration(Some("rini@example.id"), Some(RINI), "kata-sandi-rahasia", "Ibu Rini").unwrap();
-    let partner = arus_serving::api::auth::create_user(&store, partner, arus_schemas::Role::User, None).await.unwrap();
-    let change = arus_serving::auth::store::UserChange { officer_id: Some(Some(officer.user_id.clone())), ..Default::default() };
-    store.update(&partner.user_id, change, "test").await.unwrap();
+    let (_, partner) = rini_and_her_officer(config).await;
     let mut links = AppendLog::<WaLink>::open(&lake, &tables::WHATSAPP_LINKS).await.unwrap();
     let link = WaLink { phone: RINI.into(), revision: 1, user_id: partner.user_id.clone(), customer_id: Some("C-RINI".into()), active: true, updated_by: "test".into(), updated_at: chrono::Utc::now() };
     links.append(&[link]).await.unwrap();

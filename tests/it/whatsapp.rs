@@ -411,6 +411,20 @@ async fn a_photo_is_read_confirmed_with_ya_and_booked_with_broker() {
     api.stop().await;
 }
 
+/// Pak Budi, a field officer (0811-1111-2222), and Ibu Rini (RINI), his
+/// partner: `(officer, partner)`.
+pub(crate) async fn rini_and_her_officer(config: &Config) -> (arus_schemas::UserRecord, arus_schemas::UserRecord) {
+    let lake = arus_lakehouse::Lake::new(config).unwrap();
+    let store = arus_serving::auth::store::AuthStore::open(&lake).await.unwrap();
+    let officer = arus_serving::api::auth::validate_registration(Some("petugas@example.id"), Some("0811-1111-2222"), "kata-sandi-rahasia", "Pak Budi").unwrap();
+    let officer = arus_serving::api::auth::create_user(&store, officer, arus_schemas::Role::Officer, None).await.unwrap();
+    let partner = arus_serving::api::auth::validate_registration(Some("rini@example.id"), Some(RINI), "kata-sandi-rahasia", "Ibu Rini").unwrap();
+    let partner = arus_serving::api::auth::create_user(&store, partner, arus_schemas::Role::User, None).await.unwrap();
+    let change = arus_serving::auth::store::UserChange { officer_id: Some(Some(officer.user_id.clone())), ..Default::default() };
+    store.update(&partner.user_id, change, "test").await.unwrap();
+    (officer, partner)
+}
+
 /// `arus job notifier` as a child process talking to `waha`.
 pub(crate) fn start_notifier(env: &TestEnv, waha: &FakeWaha, run: usize) -> Child {
     let settings = [("ARUS_WAHA_URL", waha.url()), ("ARUS_WAHA_API_KEY", API_KEY.to_owned())];
@@ -496,14 +510,7 @@ async fn the_notifier_retries_never_sends_twice_and_tells_officers_with_broker()
     wait_for(&session, "SELECT count(*) FROM notifications WHERE id = 'm5' AND status = 'unknown'", 1, Duration::from_secs(30)).await;
     wait_for(&session, "SELECT count(*) FROM dlq WHERE job = 'notifier' AND error LIKE '%delivery unknown%'", 1, Duration::from_secs(30)).await;
     // An alert: a partner rising to Gold is news for their field officer.
-    let lake = arus_lakehouse::Lake::new(&env.config).unwrap();
-    let store = arus_serving::auth::store::AuthStore::open(&lake).await.unwrap();
-    let officer = arus_serving::api::auth::validate_registration(Some("petugas@example.id"), Some("0811-1111-2222"), "kata-sandi-rahasia", "Pak Budi").unwrap();
-    let officer = arus_serving::api::auth::create_user(&store, officer, arus_schemas::Role::Officer, None).await.unwrap();
-    let partner = arus_serving::api::auth::validate_registration(Some("rini@example.id"), Some(RINI), "kata-sandi-rahasia", "Ibu Rini").unwrap();
-    let partner = arus_serving::api::auth::create_user(&store, partner, arus_schemas::Role::User, None).await.unwrap();
-    let change = arus_serving::auth::store::UserChange { officer_id: Some(Some(officer.user_id.clone())), ..Default::default() };
-    store.update(&partner.user_id, change, "test").await.unwrap();
+    let (_, partner) = rini_and_her_officer(&env.config).await;
     // The notifier reads people every few seconds.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let mut details = serde_json::Map::new();

@@ -176,7 +176,10 @@ impl Tiering {
                 .ok_or_else(|| format!("payment for bill {} of loan {}, which customer {customer} does not have", p.bill_id, p.loan_id))?;
             p.check(&p.loan_id, bill.amount)?;
         }
-        let state = self.customers.entry(customer.clone()).or_default();
+        if !self.customers.contains_key(&customer) {
+            self.customers.insert(customer.clone(), CustomerState::default());
+        }
+        let state = self.customers.get_mut(&customer).expect("just ensured");
         state.as_of = Some(state.as_of.map_or(event.as_of, |d| d.max(event.as_of)));
         match &event.record {
             LendingRecord::Loan(l) => apply_snapshot(state, l),
@@ -189,7 +192,6 @@ impl Tiering {
 
     /// Decides `customer`'s tier after `event` at `source`; a row when it changed.
     fn decide(&mut self, customer: &str, event: &LendingEvent, source: (i32, i64)) -> Option<TierRecord> {
-        let model = self.model.borrow().clone();
         let state = self.customers.get_mut(customer)?;
         let behaviour = state.behaviour();
         let decision = rule_tier(&behaviour);
@@ -198,6 +200,7 @@ impl Tiering {
         }
         let previous = state.tier.replace(decision.tier);
         state.seq += 1;
+        let model = self.model.borrow().clone();
         let segment = model.as_ref().and_then(|(v, m)| m.assign(&behaviour).map(|(s, t)| (*v, s, t)));
         let record = TierRecord {
             customer_number: customer.to_owned(),
@@ -273,17 +276,30 @@ impl Tiering {
         let consumer = kafka.consumer(&self.config.group(&format!("{NAME}-rebuild")), &[&topic], ConsumerMode::Assign)?;
         consumer.take_assignment_changed();
         consumer.seek_to(&last.keys().map(|p| ((topic.clone(), *p), None)).collect()).await?;
-        let mut pending = last.clone();
-        let (mut events, mut decisions) = (0u64, 0u64);
         self.replaying = true;
+        let replayed = self.replay(&consumer, last).await;
+        self.replaying = false;
+        self.emitted.clear();
+        let (events, decisions) = replayed.map_err(|e| match e {
+            JobError::State { reason, .. } => state_error(format!("rebuilding from {topic}: {reason}")),
+            other => other,
+        })?;
+        tracing::info!(job = NAME, events, decisions, customers = self.customers.len(), took_ms = started.elapsed().as_millis() as u64, "state rebuilt from the topic");
+        Ok(())
+    }
+}
+
+impl Tiering {
+    /// Folds every message up to `last` (per partition) into the state;
+    /// returns the events and decisions replayed.
+    async fn replay(&mut self, consumer: &arus_lakehouse::Consumer, mut pending: HashMap<i32, i64>) -> Result<(u64, u64), JobError> {
+        let (mut events, mut decisions) = (0u64, 0u64);
         while !pending.is_empty() {
-            let msg = match tokio::time::timeout(Duration::from_secs(30), consumer.recv()).await {
-                Ok(msg) => msg?,
-                Err(_) => {
-                    self.replaying = false;
-                    return Err(state_error(format!("rebuilding from {topic}: nothing arrived for 30 s with partitions {pending:?} not yet read to their stored positions")));
-                }
+            let Ok(msg) = tokio::time::timeout(Duration::from_secs(30), consumer.recv()).await else {
+                let reason = format!("nothing arrived for 30 s with partitions {pending:?} not yet read to their stored positions");
+                return Err(JobError::State { job: NAME, reason });
             };
+            let msg = msg?;
             let Some(&end) = pending.get(&msg.partition()) else { continue };
             if msg.offset() > end {
                 continue;
@@ -296,10 +312,7 @@ impl Tiering {
                 pending.remove(&msg.partition());
             }
         }
-        self.replaying = false;
-        self.emitted.clear();
-        tracing::info!(job = NAME, events, decisions, customers = self.customers.len(), took_ms = started.elapsed().as_millis() as u64, "state rebuilt from the topic");
-        Ok(())
+        Ok((events, decisions))
     }
 }
 
