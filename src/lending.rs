@@ -148,14 +148,21 @@ pub fn strings(batches: &[arrow::record_batch::RecordBatch], index: usize) -> Ve
 /// `table` (the sum over partitions of its stored offset + 1): what the
 /// benchmark and tests wait on to know a job has read everything published.
 pub async fn committed(config: &Config, job: &str, table: &'static arus_schemas::tables::TableDef) -> Result<i64> {
+    committed_on(config, job, table, &[arus_schemas::topics::LENDING]).await
+}
+
+/// [`committed`] over the messages of `topics`.
+pub async fn committed_on(config: &Config, job: &str, table: &'static arus_schemas::tables::TableDef, topics: &[&str]) -> Result<i64> {
     let mut t = Lake::new(config)?.open(table).await?;
     t.update_incremental(None).await?;
     let snapshot = t.snapshot()?;
-    let topic = config.topic(arus_schemas::topics::LENDING);
     let mut total = 0;
-    for p in 0..config.kafka_partitions {
-        if let Some(v) = snapshot.transaction_version(t.log_store().as_ref(), arus_lakehouse::app_id(job, &topic, p)).await? {
-            total += v + 1;
+    for topic in topics {
+        let topic = config.topic(topic);
+        for p in 0..config.kafka_partitions {
+            if let Some(v) = snapshot.transaction_version(t.log_store().as_ref(), arus_lakehouse::app_id(job, &topic, p)).await? {
+                total += v + 1;
+            }
         }
     }
     Ok(total)

@@ -31,8 +31,13 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Run one streaming job (enrich, dlq, accounts, audit, imports, ocr, wa-router, notifier, lending-customers, lending-loans, lending-bills, lending-tasks, lending-participants, tiering) against ARUS_KAFKA_BROKERS.
-    Job { name: String },
+    /// Run one streaming job (enrich, dlq, accounts, audit, imports, ocr, wa-router, notifier, lending-customers, lending-loans, lending-bills, lending-tasks, lending-participants, tiering, plan-budgets, plan-goals, overspending, anomalies, advisor) against ARUS_KAFKA_BROKERS.
+    Job {
+        name: String,
+        /// `advisor` only: one run now (forecasts, alerts, last week's and last month's insights), then exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Run the HTTP API against ARUS_KAFKA_BROKERS.
     Serve,
     /// Import a bank statement (CSV, XLSX, XLS) for a person, with a progress bar and a summary.
@@ -219,7 +224,18 @@ async fn run(command: Command, config: Config) -> Result<()> {
     }
     match command {
         Command::Up { demo } => up::up(config, demo, signals::shutdown_token()?).await,
-        Command::Job { name } => {
+        Command::Job { name, once: true } if name == arus_stream_jobs::advice::advisor::NAME => {
+            let now = chrono::Utc::now();
+            let periods = arus_stream_jobs::advice::advisor::Periods { weekly: true, monthly: true };
+            let report = arus_stream_jobs::advice::advisor::run_once(&config, now, periods).await?;
+            println!(
+                "advisor: {} people, {} forecast ({} rows), {} insights ({} worded by the LLM), {} alerts",
+                report.people, report.forecast_people, report.forecast_rows, report.insights, report.narrated, report.alerts
+            );
+            Ok(())
+        }
+        Command::Job { once: true, name } => anyhow::bail!("--once is for the advisor job, not {name}"),
+        Command::Job { name, .. } => {
             let report = arus_stream_jobs::run_named(&name, &config, signals::shutdown_token()?).await?;
             tracing::info!(?report, "done");
             Ok(())

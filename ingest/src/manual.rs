@@ -31,6 +31,10 @@ pub struct ManualEntry {
     pub account_id: Option<String>,
     #[serde(default)]
     pub counterparty: Option<String>,
+    /// The category, when the person chooses it (a category id such as
+    /// `food_drink`); it stands as confirmed. The classifier chooses when absent.
+    #[serde(default)]
+    pub category_id: Option<String>,
 }
 
 impl ManualEntry {
@@ -48,7 +52,7 @@ impl ManualEntry {
             description: self.description,
             counterparty: self.counterparty,
             media_ref: None,
-            category_id: None,
+            category_id: self.category_id,
             reverses: None,
             captured_at: now,
         };

@@ -153,15 +153,15 @@ impl Kafka {
 
     /// Creates `topics` with the configured partitions and replication;
     /// topics that exist already are left as they are. Returns the names created.
-    /// The lender's book (`arus.lending.v1`) is kept forever: the tiering
-    /// job rebuilds its state from it.
+    /// Topics jobs rebuild their state from are kept forever
+    /// ([`arus_schemas::topics::KEPT`]).
     pub async fn create_topics(&self, topics: &[String]) -> Result<Vec<String>> {
         let admin = self.admin()?;
         let new: Vec<NewTopic> = topics
             .iter()
             .map(|t| {
                 let topic = NewTopic::new(t, self.partitions, TopicReplication::Fixed(self.replication));
-                if t.ends_with(arus_schemas::topics::LENDING) { topic.set("retention.ms", "-1") } else { topic }
+                if arus_schemas::topics::KEPT.iter().any(|k| t.ends_with(k)) { topic.set("retention.ms", "-1") } else { topic }
             })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(20)));
@@ -254,6 +254,33 @@ impl Producer {
     pub fn send_detached(&self, topic: &str, key: String, payload: Vec<u8>) -> impl std::future::Future<Output = Result<(i32, i64)>> + Send + 'static {
         let (producer, topic) = (self.clone(), topic.to_owned());
         async move { producer.send_bytes(&topic, Some(key.as_bytes()), &payload).await }
+    }
+
+    /// Queues `payload` now (waiting while librdkafka's queue is full), so
+    /// that messages sent one after another keep their order within a
+    /// partition; the future resolves with the acknowledgement. For events
+    /// whose order consumers rely on (what a job emits per key).
+    pub fn send_in_order(&self, topic: &str, key: &str, payload: &[u8]) -> impl std::future::Future<Output = Result<(i32, i64)>> + Send + 'static {
+        let mut record = FutureRecord::<str, [u8]>::to(topic).key(key).payload(payload);
+        let queued = loop {
+            match self.inner.send_result(record) {
+                Ok(delivery) => break Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((source, _)) => break Err(source),
+            }
+        };
+        let topic = topic.to_owned();
+        async move {
+            let delivery = queued.map_err(|source| KafkaClientError::Delivery { topic: topic.clone(), source })?;
+            match delivery.await {
+                Ok(Ok(d)) => Ok((d.partition, d.offset)),
+                Ok(Err((source, _))) => Err(KafkaClientError::Delivery { topic, source }),
+                Err(_) => Err(KafkaClientError::Delivery { topic, source: KafkaError::Canceled }),
+            }
+        }
     }
 
     /// Waits until every queued message is delivered or `timeout` passes. Blocking.

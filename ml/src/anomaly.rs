@@ -95,6 +95,112 @@ impl Detector {
     }
 }
 
+/// A person's spending per day, scored against their earlier days (days
+/// with spending only): the running total of the day is flagged once,
+/// when it first reaches the threshold. Days arrive in order; a
+/// transaction of an earlier day than the current one is left out.
+#[derive(Debug, Default)]
+pub struct DailyTotals {
+    pub baseline: Baseline,
+    days: HashMap<String, DayState>,
+}
+
+#[derive(Debug, Default)]
+struct DayState {
+    day: Option<chrono::NaiveDate>,
+    total: i64,
+    flagged: bool,
+    history: VecDeque<i64>,
+}
+
+impl DailyTotals {
+    pub fn new(baseline: Baseline) -> Self {
+        DailyTotals { baseline, days: HashMap::new() }
+    }
+
+    /// Adds `amount` (positive spending) on `day` for `key`; a flag with
+    /// the day's total when the day becomes unusual. `quiet` adds without
+    /// flagging (the amount was flagged by itself).
+    pub fn observe(&mut self, key: &str, day: chrono::NaiveDate, amount: i64, quiet: bool) -> Option<(Flag, i64)> {
+        let state = self.days.entry(key.to_owned()).or_default();
+        match state.day {
+            Some(current) if day < current => return None,
+            Some(current) if day > current => {
+                state.history.push_back(state.total);
+                while state.history.len() > self.baseline.window {
+                    state.history.pop_front();
+                }
+                state.day = Some(day);
+                state.total = 0;
+                state.flagged = false;
+            }
+            Some(_) => {}
+            None => state.day = Some(day),
+        }
+        state.total = state.total.saturating_add(amount);
+        if quiet {
+            state.flagged = true;
+        }
+        if state.flagged {
+            return None;
+        }
+        let (a, b) = state.history.as_slices();
+        let flat: Vec<i64> = a.iter().chain(b).copied().collect();
+        let flag = score(&flat, state.total, self.baseline.min_history).filter(|f| f.score >= self.baseline.threshold)?;
+        state.flagged = true;
+        Some((flag, state.total))
+    }
+}
+
+/// A category series that stands apart from a person's others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesFlag {
+    /// Index into the series given.
+    pub index: usize,
+    /// augurs' MAD score on the last day.
+    pub score: f64,
+}
+
+/// Which of a person's category series (aligned daily spending, oldest
+/// first, one per category) behave unlike the others on the last day:
+/// augurs' MAD outlier detector over the series each scaled by its own
+/// mean (so a big and a small category compare by shape), flagged when
+/// the last day is outlying and above the category's mean. Needs at
+/// least 3 series with spending and `min_days` days.
+pub fn series_outliers(series: &[Vec<f64>], min_days: usize, threshold: f64) -> Vec<SeriesFlag> {
+    use augurs::outlier::{MADDetector, OutlierDetector};
+    let days = series.first().map_or(0, Vec::len);
+    if days < min_days.max(2) || series.iter().any(|s| s.len() != days) {
+        return Vec::new();
+    }
+    let (kept, scaled): (Vec<usize>, Vec<Vec<f64>>) = series
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let mean = s.iter().sum::<f64>() / days as f64;
+            (mean > 0.0).then(|| (i, s.iter().map(|v| v / mean).collect()))
+        })
+        .unzip();
+    if kept.len() < 3 {
+        return Vec::new();
+    }
+    let refs: Vec<&[f64]> = scaled.iter().map(Vec::as_slice).collect();
+    let detector = MADDetector::with_threshold(threshold);
+    let Ok(output) = detector.preprocess(&refs).and_then(|data| detector.detect(&data)) else {
+        return Vec::new();
+    };
+    output
+        .series_results
+        .iter()
+        .zip(&kept)
+        .zip(&scaled)
+        .filter_map(|((result, &index), values)| {
+            let last = *result.scores.last()?;
+            (result.is_outlier && last >= threshold && *values.last()? > 1.0).then_some(SeriesFlag { index, score: last })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +253,42 @@ mod tests {
         eprintln!("planted {planted}, caught {caught}; ordinary {ordinary}, flagged {false_alarms} (false-positive rate {:.4}%)", rate * 100.0);
         assert_eq!(caught, planted);
         assert!(rate < 0.001, "false-positive rate {rate}");
+    }
+
+    #[test]
+    fn a_day_of_unusual_spending_is_flagged_once() {
+        let mut days = DailyTotals::new(Baseline::default());
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 10, d).unwrap();
+        for d in 1..=10 {
+            assert!(days.observe("u", day(d), 100_000 + i64::from(d) * 1_000, false).is_none());
+        }
+        // Day 11: small amounts that add up to six times a usual day.
+        let mut flags = Vec::new();
+        for _ in 0..12 {
+            flags.extend(days.observe("u", day(11), 50_000, false));
+        }
+        assert_eq!(flags.len(), 1, "once per day");
+        assert!(flags[0].1 >= 150_000 && flags[0].1 <= 200_000, "flagged when the running total first stands out: {}", flags[0].1);
+        // An earlier day is left out; a day flagged by one big amount is not flagged again.
+        assert!(days.observe("u", day(5), 5_000_000, false).is_none());
+        assert!(days.observe("u", day(12), 5_000_000, true).is_none());
+        assert!(days.observe("v", day(1), 5_000_000, false).is_none(), "no history, no flag");
+    }
+
+    #[test]
+    fn a_category_series_apart_from_the_others_is_found() {
+        let mut rng = Rng::new(4);
+        let mut series: Vec<Vec<f64>> = (0..5)
+            .map(|c| {
+                let typical = 20_000.0 * (c + 1) as f64;
+                (0..28).map(|_| typical * (0.7 + 0.6 * rng.below(1_000) as f64 / 1_000.0)).collect()
+            })
+            .collect();
+        assert!(series_outliers(&series, 14, 3.0).is_empty(), "ordinary spending");
+        let last = series[2].len() - 1;
+        series[2][last] *= 8.0;
+        let flags = series_outliers(&series, 14, 3.0);
+        assert_eq!(flags.iter().map(|f| f.index).collect::<Vec<_>>(), [2], "{flags:?}");
+        assert!(series_outliers(&series[..2], 14, 3.0).is_empty(), "fewer than 3 series");
     }
 }

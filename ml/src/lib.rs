@@ -8,9 +8,11 @@
 //! person taught about each merchant.
 
 pub mod anomaly;
+pub mod budget;
 pub mod classifier;
 pub mod corpus;
 pub mod forecast;
+pub mod insights;
 pub mod lending;
 pub mod logistic;
 pub mod metrics;

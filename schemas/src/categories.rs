@@ -76,6 +76,9 @@ pub fn find(text: &str) -> Option<&'static Category> {
     if wanted.is_empty() {
         return None;
     }
+    if let Some((_, id)) = ALIASES.iter().find(|(alias, _)| *alias == wanted) {
+        return by_id(id);
+    }
     if let Some(exact) = DEFAULT.iter().find(|c| c.id == wanted.replace(' ', "_") || normalise(c.name_id) == wanted || normalise(c.name_en) == wanted) {
         return Some(exact);
     }
@@ -85,6 +88,32 @@ pub fn find(text: &str) -> Option<&'static Category> {
         _ => None,
     }
 }
+
+/// Everyday words people budget with (`budget jajan 300rb`).
+const ALIASES: &[(&str, &str)] = &[
+    ("jajan", "food_drink"),
+    ("food", "food_drink"),
+    ("bensin", "transport"),
+    ("ongkos", "transport"),
+    ("listrik", "bills_utilities"),
+    ("pulsa", "bills_utilities"),
+    ("internet", "bills_utilities"),
+    ("air", "bills_utilities"),
+    ("belanja", "groceries"),
+    ("dapur", "groceries"),
+    ("sekolah", "education"),
+    ("obat", "health"),
+    ("kontrakan", "rent"),
+    ("kos", "rent"),
+    ("stok", "raw_materials"),
+    ("bahan", "raw_materials"),
+    ("sedekah", "zakat_donation"),
+    ("cicilan", "installment"),
+    ("angsuran", "installment"),
+    ("karyawan", "employee_wages"),
+    ("iklan", "marketing"),
+    ("ongkir", "shipping"),
+];
 
 /// Lower case words separated by one space; `&`, `/` and punctuation dropped.
 fn normalise(text: &str) -> String {
@@ -110,5 +139,9 @@ mod tests {
         assert_eq!(find("gaji").map(|c| c.id), Some("salary"));
         assert_eq!(find("Transfer"), None);
         assert_eq!(find(" "), None);
+        // `makan` starts one name; everyday words through the aliases.
+        assert_eq!(find("makan").map(|c| c.id), Some("food_drink"));
+        assert_eq!(find("Bensin").map(|c| c.id), Some("transport"));
+        assert!(ALIASES.iter().all(|(_, id)| by_id(id).is_some()));
     }
 }

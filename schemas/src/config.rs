@@ -248,6 +248,30 @@ pub struct Config {
     /// Timeout of one request to WAHA.
     pub wa_http_timeout_ms: u64,
 
+    /// Percentages of a month's budget at which the person is alerted, once
+    /// each per budget and month (`80,100`).
+    pub budget_alert_thresholds: String,
+    /// The anomaly baseline: the last this many amounts per person and category…
+    pub anomaly_window: usize,
+    /// …and nothing is flagged before this many (the stated minimum history)…
+    pub anomaly_min_history: usize,
+    /// …flagged at this robust z-score (median/MAD).
+    pub anomaly_threshold: f64,
+    /// Hour of the day (WIB) the advisor job makes forecasts and insights.
+    pub advisor_hour: u32,
+    /// Days ahead the advisor forecasts cash flow.
+    pub advisor_horizon_days: usize,
+    /// Language model that may reword insights: empty (off), `ollama`
+    /// (`/api/chat`) or `openai` (any OpenAI-compatible `/v1/chat/completions`).
+    pub llm: String,
+    pub llm_url: String,
+    pub llm_model: String,
+    /// Bearer key of an OpenAI-compatible endpoint (environment or file only).
+    pub llm_api_key: Secret,
+    pub llm_api_key_file: String,
+    /// A reply slower than this is not waited for: the template text is used.
+    pub llm_timeout_ms: u64,
+
     pub log_format: LogFormat,
     /// `tracing` filter, e.g. `info,arus_lakehouse=debug`.
     pub log: String,
@@ -324,6 +348,18 @@ impl Default for Config {
             wa_retry_max_ms: 30_000,
             wa_chat_interval_ms: 1_000,
             wa_http_timeout_ms: 15_000,
+            budget_alert_thresholds: "80,100".into(),
+            anomaly_window: 60,
+            anomaly_min_history: 8,
+            anomaly_threshold: 5.0,
+            advisor_hour: 5,
+            advisor_horizon_days: 30,
+            llm: String::new(),
+            llm_url: String::new(),
+            llm_model: String::new(),
+            llm_api_key: Secret::default(),
+            llm_api_key_file: String::new(),
+            llm_timeout_ms: 20_000,
             log_format: LogFormat::Pretty,
             log: "info,buoyant_kernel=warn,deltalake_core=warn,datafusion=warn".into(),
         }
@@ -420,6 +456,24 @@ impl Config {
         if self.waha_session.trim().is_empty() {
             return fail("waha_session must not be empty");
         }
+        if let Err(e) = self.budget_thresholds() {
+            return Err(ConfigError::Value(e));
+        }
+        if self.anomaly_window < 3 || self.anomaly_min_history < 3 || self.anomaly_min_history > self.anomaly_window || self.anomaly_threshold.is_nan() || self.anomaly_threshold <= 0.0 {
+            return fail("anomaly_window and anomaly_min_history must be at least 3 (the minimum within the window), anomaly_threshold positive");
+        }
+        if self.advisor_hour > 23 || self.advisor_horizon_days == 0 || self.advisor_horizon_days > 366 {
+            return fail("advisor_hour must be 0..=23 and advisor_horizon_days 1..=366");
+        }
+        match self.llm.as_str() {
+            "" => {}
+            "ollama" | "openai" if self.llm_url.is_empty() || self.llm_model.is_empty() => return fail("llm needs llm_url and llm_model"),
+            "ollama" | "openai" => {}
+            _ => return fail("llm must be empty, `ollama` or `openai`"),
+        }
+        if self.llm_timeout_ms == 0 {
+            return fail("llm_timeout_ms must be positive");
+        }
         if !matches!(self.embedded_broker_storage.as_str(), "sqlite" | "memory") {
             return fail("embedded_broker_storage must be `sqlite` or `memory`");
         }
@@ -441,6 +495,23 @@ impl Config {
         } else {
             absolute(&self.media_dir)
         }
+    }
+
+    /// [`Config::budget_alert_thresholds`] as sorted percentages (1..=1000).
+    pub fn budget_thresholds(&self) -> Result<Vec<u32>, String> {
+        let mut out = Vec::new();
+        for part in self.budget_alert_thresholds.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.trim_end_matches('%').parse::<u32>() {
+                Ok(t) if (1..=1000).contains(&t) => out.push(t),
+                _ => return Err(format!("budget_alert_thresholds: {part:?} is not a percentage 1..=1000 (e.g. 80,100)")),
+            }
+        }
+        if out.is_empty() {
+            return Err("budget_alert_thresholds must name at least one percentage (e.g. 80,100)".into());
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
     }
 
     /// The topic `name` under this deployment's prefix.

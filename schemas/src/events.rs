@@ -130,7 +130,7 @@ pub fn check_schema_version(version: u32) -> Result<(), ValidationError> {
     Ok(())
 }
 
-fn check_identifier(field: &str, value: &str, max_len: usize, errors: &mut Vec<ValidationError>) {
+pub(crate) fn check_identifier(field: &str, value: &str, max_len: usize, errors: &mut Vec<ValidationError>) {
     if value.trim().is_empty() {
         errors.push(ValidationError::required(field));
     } else if value.chars().count() > max_len {

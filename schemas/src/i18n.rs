@@ -71,6 +71,12 @@ fn field_id(field: &str) -> &str {
         "role" => "peran",
         "officer_id" => "petugas",
         "body" => "isi permintaan",
+        "category_id" | "category" => "kategori",
+        "target" => "target",
+        "deadline" => "tenggat",
+        "from_month" => "bulan mulai",
+        "goal_id" => "id target",
+        "month" => "bulan",
         other => other,
     }
 }
@@ -111,6 +117,12 @@ fn message_id(e: &ValidationError) -> Option<String> {
         "invalid_cursor" => format!("{field} tidak sah; mulai lagi dari halaman pertama"),
         "out_of_range" => format!("{field} di luar rentang yang diizinkan ({param})"),
         "empty_update" => "tidak ada yang diubah".to_owned(),
+        "not_positive" => format!("{field} harus lebih dari 0 rupiah"),
+        "unknown_category" => format!("{field} tidak dikenal"),
+        "income_category" => format!("{field} adalah kategori pemasukan; anggaran hanya untuk pengeluaran"),
+        "invalid_month" => format!("{field} harus berformat YYYY-MM"),
+        "before_start" => format!("{field} tidak boleh sebelum tanggal mulai"),
+        "invalid_id" => format!("{field} hanya huruf kecil dan angka yang dipisah -"),
         _ => return None,
     })
 }

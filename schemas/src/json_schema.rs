@@ -10,6 +10,7 @@ use crate::audit::AuditRecord;
 use crate::events::{Alert, CategoryFeedback, DeadLetter, Transaction, TxnRaw};
 use crate::imports::ImportRequest;
 use crate::media::MediaUpload;
+use crate::plans::PlanEvent;
 use crate::whatsapp::{WaInbound, WaOutbound};
 
 fn render<T: JsonSchema>() -> String {
@@ -33,6 +34,7 @@ pub fn documents() -> Vec<(&'static str, String)> {
         ("media_upload.v1.json", render::<MediaUpload>()),
         ("wa_inbound.v1.json", render::<WaInbound>()),
         ("wa_outbound.v1.json", render::<WaOutbound>()),
+        ("plan_event.v1.json", render::<PlanEvent>()),
     ]
 }
 

@@ -3,6 +3,7 @@
 //! struct. Nothing here performs I/O except [`config::Config::load`].
 
 pub mod accounts;
+pub mod advice;
 pub mod audit;
 pub mod categories;
 pub mod config;
@@ -13,7 +14,9 @@ pub mod json_schema;
 pub mod lending;
 pub mod media;
 pub mod models;
+pub mod money;
 pub mod people;
+pub mod plans;
 pub mod tables;
 pub mod topics;
 pub mod whatsapp;

@@ -579,10 +579,164 @@ pub static DQ_RESULTS: TableDef = TableDef {
     description: "quality-check violations found by `arus lending load`, with file, line and whether the row was kept or rejected",
 };
 
+static BUDGETS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("budget_id", DataType::Utf8, false),
+        f("user_id", DataType::Utf8, false),
+        f("category_id", DataType::Utf8, false),
+        f("amount", DataType::Int64, false),
+        f("rollover", DataType::Boolean, false),
+        f("from_month", DataType::Utf8, false),
+        f("active", DataType::Boolean, false),
+        f("event_id", DataType::Utf8, false),
+        f("channel", DataType::Utf8, false),
+        f("updated_at", ts(), false),
+    ]))
+});
+
+/// People's monthly budgets per category ([`crate::plans::BudgetRow`]).
+pub static BUDGETS: TableDef = TableDef {
+    name: "budgets",
+    schema: &BUDGETS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &["user_id"],
+    description: "monthly spending limits per person and category, latest setting (active = false once removed)",
+};
+
+static GOALS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("goal_key", DataType::Utf8, false),
+        f("user_id", DataType::Utf8, false),
+        f("goal_id", DataType::Utf8, false),
+        f("name", DataType::Utf8, false),
+        f("target", DataType::Int64, false),
+        f("deadline", DataType::Date32, false),
+        f("start", DataType::Date32, false),
+        f("counts", DataType::Utf8, false),
+        f("active", DataType::Boolean, false),
+        f("event_id", DataType::Utf8, false),
+        f("channel", DataType::Utf8, false),
+        f("updated_at", ts(), false),
+    ]))
+});
+
+/// People's savings goals ([`crate::plans::GoalRow`]).
+pub static GOALS: TableDef = TableDef {
+    name: "goals",
+    schema: &GOALS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &["user_id"],
+    description: "savings goals: target, deadline and what counts toward them, latest setting (active = false once removed)",
+};
+
+static BUDGET_ALERTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("alert_id", DataType::Utf8, false),
+        f("user_id", DataType::Utf8, false),
+        f("category_id", DataType::Utf8, false),
+        f("month", DataType::Utf8, false),
+        f("threshold", DataType::Int32, false),
+        f("spent", DataType::Int64, false),
+        f("limit", DataType::Int64, false),
+        f("projected", DataType::Int64, false),
+        f("elapsed_pct", DataType::Int32, false),
+        f("transaction_id", DataType::Utf8, false),
+        f("raised_at", ts(), false),
+    ]))
+});
+
+/// Budget thresholds crossed ([`crate::advice::BudgetAlertRow`]).
+pub static BUDGET_ALERTS: TableDef = TableDef {
+    name: "budget_alerts",
+    schema: &BUDGET_ALERTS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &["user_id"],
+    description: "budget thresholds (80%, 100%, …) crossed, one row per budget, month and threshold",
+};
+
+static ANOMALIES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("id", DataType::Utf8, false),
+        f("user_id", DataType::Utf8, false),
+        f("kind", DataType::Utf8, false),
+        f("transaction_id", DataType::Utf8, true),
+        f("category_id", DataType::Utf8, true),
+        f("day", DataType::Date32, false),
+        f("amount", DataType::Int64, false),
+        f("baseline", DataType::Int64, false),
+        f("spread", DataType::Int64, false),
+        f("score", DataType::Float64, false),
+        f("history", DataType::Int64, false),
+        f("reason", DataType::Utf8, false),
+        f("detected_at", ts(), false),
+    ]))
+});
+
+/// Unusual transactions, days and category series ([`crate::advice::AnomalyRow`]).
+pub static ANOMALIES: TableDef = TableDef {
+    name: "anomalies",
+    schema: &ANOMALIES_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &["user_id"],
+    description: "spending far from a person's usual: single transactions, daily totals, category series; with score and reason",
+};
+
+static FORECASTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("run_id", DataType::Utf8, false),
+        f("user_id", DataType::Utf8, false),
+        f("kind", DataType::Utf8, false),
+        f("category_id", DataType::Utf8, true),
+        f("as_of", DataType::Date32, false),
+        f("target_date", DataType::Date32, false),
+        f("point", DataType::Int64, false),
+        f("lower", DataType::Int64, false),
+        f("upper", DataType::Int64, false),
+        f("method", DataType::Utf8, false),
+        f("history_days", DataType::Int64, false),
+        f("made_at", ts(), false),
+    ]))
+});
+
+/// Forecasts of the advisor runs ([`crate::advice::ForecastRow`]).
+pub static FORECASTS: TableDef = TableDef {
+    name: "forecasts",
+    schema: &FORECASTS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &["user_id"],
+    description: "each advisor run's forecasts: daily net cash flow and balance for 30 days, month-end spending per category, with 80% intervals",
+};
+
+static INSIGHTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("id", DataType::Utf8, false),
+        f("user_id", DataType::Utf8, false),
+        f("period", DataType::Utf8, false),
+        f("cadence", DataType::Utf8, false),
+        f("rule", DataType::Utf8, false),
+        f("severity", DataType::Utf8, false),
+        f("facts", DataType::Utf8, false),
+        f("text_id", DataType::Utf8, false),
+        f("text_en", DataType::Utf8, false),
+        f("narration", DataType::Utf8, true),
+        f("narrator", DataType::Utf8, true),
+        f("created_at", ts(), false),
+    ]))
+});
+
+/// Findings of the insight rules ([`crate::advice::InsightRow`]).
+pub static INSIGHTS: TableDef = TableDef {
+    name: "insights",
+    schema: &INSIGHTS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &["user_id"],
+    description: "structured insights per person and period (rule, severity, facts) with Indonesian and English text",
+};
+
 /// Every table the catalogue knows, in creation order.
 pub static ALL: &[&TableDef] =
     &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG, &IMPORT_JOBS, &STATEMENT_MAPPINGS, &MODELS, &MEDIA, &WHATSAPP_LINKS, &WHATSAPP_MESSAGES, &NOTIFICATIONS,
-      &CUSTOMERS, &LOANS, &BILLS, &TASKS, &TASK_PARTICIPANTS, &TIERS, &DQ_RESULTS];
+      &CUSTOMERS, &LOANS, &BILLS, &TASKS, &TASK_PARTICIPANTS, &TIERS, &DQ_RESULTS, &BUDGETS, &GOALS, &BUDGET_ALERTS, &ANOMALIES, &FORECASTS, &INSIGHTS];
 
 /// The table named `name`, if the catalogue has it.
 pub fn by_name(name: &str) -> Option<&'static TableDef> {

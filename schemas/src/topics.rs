@@ -7,6 +7,10 @@
 
 /// Transactions as captured by a connector (`TxnRaw`).
 pub const TXN_RAW: &str = "arus.txn.raw.v1";
+/// Transactions as `enrich` writes them to `transactions`, categorised
+/// (`Transaction`): what the advisor jobs watch. A crash may repeat one
+/// (same `id`); consumers drop the repeat.
+pub const TXN: &str = "arus.txn.v1";
 /// Categories confirmed or corrected by a person.
 pub const TXN_FEEDBACK: &str = "arus.txn.feedback.v1";
 /// Uploaded photos and files, by object-store path.
@@ -33,6 +37,7 @@ pub const IMPORT: &str = "arus.import.v1";
 /// Every topic arus uses, in the order `arus topics create` creates them.
 pub const ALL: &[&str] = &[
     TXN_RAW,
+    TXN,
     TXN_FEEDBACK,
     MEDIA,
     WA_INBOUND,
@@ -45,3 +50,8 @@ pub const ALL: &[&str] = &[
     AUDIT,
     IMPORT,
 ];
+
+/// Topics kept forever (`retention.ms=-1`): jobs rebuild their state by
+/// reading them from the start (the lender's book for tiering; the
+/// categorised transactions, corrections and plans for the advisor jobs).
+pub const KEPT: &[&str] = &[LENDING, TXN, TXN_FEEDBACK, PLAN];

@@ -26,6 +26,8 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         api::receipts::create, api::receipts::list, api::receipts::get, api::receipts::image, api::receipts::confirm,
         api::whatsapp::webhook, api::whatsapp::create, api::whatsapp::list, api::whatsapp::delete,
         api::tiers::predict, api::tiers::history,
+        api::plans::list_budgets, api::plans::set_budget, api::plans::remove_budget, api::plans::list_goals, api::plans::set_goal, api::plans::remove_goal,
+        api::advice::insights, api::advice::forecasts, api::advice::anomalies,
     ),
     components(schemas(ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth),
@@ -38,6 +40,8 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         (name = "receipts", description = "Receipt and cash-book photos: OCR, review, booking"),
         (name = "whatsapp", description = "WhatsApp through WAHA: the webhook and which number belongs to whom"),
         (name = "tiers", description = "A lender's customers: Bronze/Silver/Gold by the rule and by k-means segment"),
+        (name = "plans", description = "Monthly budgets per category and savings goals"),
+        (name = "advice", description = "Insights, forecasts and unusual spending found by the advisor"),
     )
 )]
 pub struct ApiDoc;

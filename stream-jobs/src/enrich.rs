@@ -10,7 +10,8 @@
 //! `models` table (`arus ml train` stores one), polled every
 //! `model_poll_ms` and swapped in without a restart; with none stored, the
 //! built-in starting model (version 0, trained from the corpus at start).
-//! Invalid messages become dead letters; the job keeps going.
+//! Invalid messages become dead letters; the job keeps going. Every row
+//! written is also published on `arus.txn.v1` for the advisor jobs.
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
@@ -66,6 +67,8 @@ pub struct Enrich {
     models: watch::Receiver<Arc<LoadedModel>>,
     threshold: f64,
     feedback_topic: String,
+    /// The row just made, for `arus.txn.v1`.
+    emitted: Vec<(&'static str, String, Vec<u8>)>,
 }
 
 /// The built-in starting model, trained once per process.
@@ -121,6 +124,7 @@ impl Enrich {
             models,
             threshold: config.category_review_threshold,
             feedback_topic: config.topic(topics::TXN_FEEDBACK),
+            emitted: Vec::new(),
         })
     }
 
@@ -253,7 +257,20 @@ impl Job for Enrich {
         if self.models.has_changed().unwrap_or(false) {
             self.model = self.models.borrow_and_update().clone();
         }
-        if msg.topic() == self.feedback_topic { self.feedback(msg) } else { self.raw(msg) }
+        if msg.topic() == self.feedback_topic {
+            return self.feedback(msg);
+        }
+        let outcome = self.raw(msg);
+        if let Outcome::Row(row) = &outcome {
+            // Sent before the commit that writes the row: a crash sends it again with the same id.
+            let payload = serde_json::to_vec(row).expect("transactions serialise");
+            self.emitted.push((topics::TXN, row.user_id.clone(), payload));
+        }
+        outcome
+    }
+
+    fn take_emitted(&mut self) -> Vec<(&'static str, String, Vec<u8>)> {
+        std::mem::take(&mut self.emitted)
     }
 }
 

@@ -4,15 +4,19 @@
 //! ([`runner::Job::process`]).
 
 pub mod accounts;
+pub mod advice;
 pub mod audit;
 pub mod dlq;
 pub mod enrich;
+pub mod keyed;
 pub mod lending;
+pub mod plans;
+pub mod replay;
 pub mod runner;
 pub mod whatsapp;
 
 use arus_schemas::Config;
-use lending::tables::{LendingTable as _, TableJob};
+use keyed::{KeyedTable as _, TableJob};
 use tokio_util::sync::CancellationToken;
 
 pub use runner::{JobError, JobReport};
@@ -33,6 +37,11 @@ pub const JOB_NAMES: &[&str] = &[
     lending::tables::Tasks::NAME,
     lending::tables::Participants::NAME,
     lending::tiering::NAME,
+    plans::Budgets::NAME,
+    plans::Goals::NAME,
+    advice::overspending::NAME,
+    advice::anomalies::NAME,
+    advice::advisor::NAME,
 ];
 
 /// Runs the job called `name` until `shutdown` is cancelled, then commits
@@ -71,6 +80,15 @@ pub async fn run_named(name: &str, config: &Config, shutdown: CancellationToken)
         lending::tables::Tasks::NAME => runner::run(TableJob::<lending::tables::Tasks>::default(), config, shutdown).await,
         lending::tables::Participants::NAME => runner::run(TableJob::<lending::tables::Participants>::default(), config, shutdown).await,
         lending::tiering::NAME => runner::run(lending::tiering::Tiering::open(config, shutdown.clone()).await?, config, shutdown).await,
+        plans::Budgets::NAME => runner::run(TableJob::<plans::Budgets>::default(), config, shutdown).await,
+        plans::Goals::NAME => runner::run(TableJob::<plans::Goals>::default(), config, shutdown).await,
+        advice::overspending::NAME => runner::run(advice::overspending::Overspending::new(config)?, config, shutdown).await,
+        advice::anomalies::NAME => runner::run(advice::anomalies::Anomalies::new(config), config, shutdown).await,
+        // Scheduled, not a consumer: forecasts and insights once a day (see advice::advisor).
+        advice::advisor::NAME => {
+            let r = advice::advisor::run(config, shutdown).await?;
+            Ok(JobReport { consumed: r.people, rows: r.forecast_rows + r.insights, emitted: r.alerts, ..JobReport::default() })
+        }
         other => Err(JobError::UnknownJob(other.to_owned())),
     }
 }

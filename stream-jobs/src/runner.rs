@@ -42,6 +42,8 @@ pub enum JobError {
 pub enum Outcome<R, U = ()> {
     /// A row for the job's table.
     Row(R),
+    /// Several rows from one message (none: like `Ignored`).
+    Rows(Vec<R>),
     /// A change to rows already in the job's table (see [`Job::update_spec`]).
     Update(U),
     /// Nothing new: the same event was already written (same idempotency key).
@@ -221,6 +223,14 @@ impl<J: Job> Runner<J> {
                 self.report.rows += 1;
                 Some(row)
             }
+            Outcome::Rows(mut rows) => {
+                self.report.rows += rows.len() as u64;
+                let last = rows.pop();
+                for row in rows {
+                    self.writer.push(Some(row), topic, partition, offset);
+                }
+                last
+            }
             Outcome::Update(update) => {
                 self.report.updates += 1;
                 self.writer.push_update(update, topic, partition, offset);
@@ -247,7 +257,8 @@ impl<J: Job> Runner<J> {
         };
         for (to, key, payload) in self.job.take_emitted() {
             self.report.emitted += 1;
-            let send = self.producer.send_detached(&self.config.topic(to), key, payload);
+            // Queued here, in order: consumers of a key see its events as the job made them.
+            let send = self.producer.send_in_order(&self.config.topic(to), &key, &payload);
             self.in_flight.push(tokio::spawn(send));
         }
         self.writer.push(row, topic, partition, offset);

@@ -7,6 +7,7 @@ mod common;
 mod classifier;
 mod crash;
 mod dead_letters;
+mod advisor;
 mod forecast;
 mod imports;
 mod lending;

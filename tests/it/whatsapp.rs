@@ -152,7 +152,7 @@ fn take(counter: &AtomicUsize) -> bool {
     counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
 }
 
-fn tweak(waha: &FakeWaha) -> impl FnOnce(&mut Config) {
+pub(crate) fn tweak(waha: &FakeWaha) -> impl FnOnce(&mut Config) {
     let url = waha.url();
     move |c: &mut Config| {
         c.waha_url = url;
@@ -165,7 +165,7 @@ fn tweak(waha: &FakeWaha) -> impl FnOnce(&mut Config) {
 }
 
 /// A text message event from `phone`, built on the sample.
-fn text_event(id: &str, phone: &str, body: &str) -> Value {
+pub(crate) fn text_event(id: &str, phone: &str, body: &str) -> Value {
     let mut event = sample("webhook_message_text.json");
     event["payload"]["id"] = json!(format!("false_{phone}@c.us_{id}"));
     event["payload"]["from"] = json!(format!("{phone}@c.us"));
@@ -188,7 +188,7 @@ async fn deliver(api: &Api, body: &[u8], signature: Option<String>) -> (StatusCo
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn say(api: &Api, event: &Value) -> Value {
+pub(crate) async fn say(api: &Api, event: &Value) -> Value {
     let body = serde_json::to_vec(event).unwrap();
     let (status, answer) = deliver(api, &body, Some(sign(HMAC_KEY.as_bytes(), &body))).await;
     assert_eq!(status, StatusCode::OK, "{answer}");

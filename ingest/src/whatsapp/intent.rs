@@ -86,6 +86,11 @@ pub enum Intent {
     SetLastCategory(String),
     /// `hapus terakhir`: reverse the last transaction.
     UndoLast,
+    /// `budget makan 1,5jt`: a monthly budget for the category as written.
+    SetBudget { category: String, amount: i64 },
+    /// `target dana darurat 5jt Desember`: a savings goal by the end of a
+    /// month (`(month 1..=12, year if written)`), or with no month written.
+    SetGoal { name: String, amount: i64, by: Option<(u32, Option<i32>)> },
     Unclear(Unclear),
 }
 
@@ -103,7 +108,87 @@ pub fn parse(text: &str) -> (Intent, Lang) {
         let original = original_tail(text, wanted.split(' ').count());
         return (Intent::SetLastCategory(original), lang);
     }
+    if let Some(found) = plan(text) {
+        return found;
+    }
     record(text)
+}
+
+/// The month a word names (`desember`, `des`, `december`, `dec`).
+fn month_word(word: &str) -> Option<u32> {
+    Some(match word {
+        "januari" | "jan" | "january" => 1,
+        "februari" | "feb" | "pebruari" | "february" => 2,
+        "maret" | "mar" | "march" => 3,
+        "april" | "apr" => 4,
+        "mei" | "may" => 5,
+        "juni" | "jun" | "june" => 6,
+        "juli" | "jul" | "july" => 7,
+        "agustus" | "agu" | "agt" | "ags" | "aug" | "august" => 8,
+        "september" | "sep" | "sept" => 9,
+        "oktober" | "okt" | "oct" | "october" => 10,
+        "november" | "nov" | "nop" => 11,
+        "desember" | "des" | "dec" | "december" => 12,
+        _ => return None,
+    })
+}
+
+/// `budget <category> <amount>` and `target <name> <amount> [<month> [<year>]]`
+/// (also `anggaran`, `tabungan`, English `goal`/`saving`); `None` when the
+/// message is not one, so it is read as a transaction.
+fn plan(text: &str) -> Option<(Intent, Lang)> {
+    let original: Vec<&str> = text.split_whitespace().filter(|w| !normalise(w).is_empty()).collect();
+    let words: Vec<String> = original.iter().map(|w| normalise(w).concat()).collect();
+    let (first, rest) = words.split_first()?;
+    let goal = match first.as_str() {
+        "budget" | "anggaran" | "budgetkan" => false,
+        "target" | "tabungan" | "nabung" | "goal" | "saving" | "savings" => true,
+        _ => return None,
+    };
+    let lang = if matches!(first.as_str(), "goal" | "saving" | "savings") || english_hint(rest) == Lang::En { Lang::En } else { Lang::Id };
+    let mut used = vec![false; words.len()];
+    used[0] = true;
+    // The month (and year) a goal is due, read before amounts so `2027` is not money.
+    let mut by = None;
+    if goal {
+        if let Some(at) = (1..words.len()).rev().find(|&i| month_word(&words[i]).is_some()) {
+            let year = words.get(at + 1).and_then(|y| y.parse::<i32>().ok()).filter(|y| (2000..=2100).contains(y));
+            by = Some((month_word(&words[at]).expect("found above"), year));
+            used[at] = true;
+            if year.is_some() {
+                used[at + 1] = true;
+            }
+            // `sampai Desember`, `by December`.
+            if at >= 2 && matches!(words[at - 1].as_str(), "sampai" | "hingga" | "bulan" | "by" | "before" | "sebelum" | "akhir") {
+                used[at - 1] = true;
+            }
+        }
+    }
+    let kept: Vec<String> = words.iter().zip(&used).map(|(w, u)| if *u { String::new() } else { w.clone() }).collect();
+    let found = amounts(&kept, lang);
+    let [one] = found.as_slice() else {
+        return match found.len() {
+            0 => None,
+            _ => Some((Intent::Unclear(Unclear::TwoAmounts { amounts: found.iter().filter_map(|f| f.value.as_ref().ok().copied()).collect() }), lang)),
+        };
+    };
+    let amount = match &one.value {
+        Ok(v) => *v,
+        Err(e) => return Some((Intent::Unclear(Unclear::BadAmount { text: original[one.start..one.end].join(" "), reason: e.reason.clone() }), lang)),
+    };
+    used[one.start..one.end].iter_mut().for_each(|u| *u = true);
+    let name: Vec<&str> = original
+        .iter()
+        .zip(&words)
+        .zip(&used)
+        .filter(|((_, w), u)| !**u && !FILLER.contains(&w.as_str()) && !matches!(w.as_str(), "untuk" | "for" | "per" | "sebulan" | "bulanan" | "a" | "month" | "monthly"))
+        .map(|((o, _), _)| *o)
+        .collect();
+    if name.is_empty() {
+        return None;
+    }
+    let name = name.join(" ");
+    Some(if goal { (Intent::SetGoal { name, amount, by }, lang) } else { (Intent::SetBudget { category: name, amount }, lang) })
 }
 
 /// Lower-case words, punctuation at their ends dropped (`ya!` → `ya`,
@@ -434,6 +519,24 @@ mod tests {
         assert_eq!(parse("ubah kategori terakhir jadi Bahan Baku"), (Intent::SetLastCategory("Bahan Baku".into()), Lang::Id));
         assert_eq!(parse("ganti kategori terakhir ke transportasi").0, Intent::SetLastCategory("transportasi".into()));
         assert_eq!(parse("change last category to Raw materials"), (Intent::SetLastCategory("Raw materials".into()), Lang::En));
+    }
+
+    #[test]
+    fn budgets_and_goals_are_set_in_words() {
+        assert_eq!(parse("budget makan 1,5jt"), (Intent::SetBudget { category: "makan".into(), amount: 1_500_000 }, Lang::Id));
+        assert_eq!(parse("Anggaran Transportasi Rp 500.000 sebulan").0, Intent::SetBudget { category: "Transportasi".into(), amount: 500_000 });
+        assert_eq!(parse("budget for groceries 2m"), (Intent::SetBudget { category: "groceries".into(), amount: 2_000_000 }, Lang::En));
+        assert_eq!(
+            parse("target dana darurat 5jt Desember"),
+            (Intent::SetGoal { name: "dana darurat".into(), amount: 5_000_000, by: Some((12, None)) }, Lang::Id)
+        );
+        assert_eq!(parse("tabungan motor 12 juta sampai Juni 2027").0, Intent::SetGoal { name: "motor".into(), amount: 12_000_000, by: Some((6, Some(2027))) });
+        assert_eq!(parse("target umroh 30jt").0, Intent::SetGoal { name: "umroh".into(), amount: 30_000_000, by: None });
+        // Without an amount they stay questions or are read as before.
+        assert_eq!(parse("budget").0, Intent::Budget);
+        assert_eq!(parse("budget makan").0, Intent::Unclear(Unclear::Unknown));
+        assert!(matches!(parse("budget makan 1jt atau 2jt").0, Intent::Unclear(Unclear::TwoAmounts { .. })));
+        assert!(matches!(parse("budget makan 1,5m").0, Intent::Unclear(Unclear::BadAmount { .. })));
     }
 
     #[test]

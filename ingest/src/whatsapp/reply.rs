@@ -171,19 +171,158 @@ pub fn status(name: &str, tier: Option<&str>, lang: Lang) -> String {
 /// Budgets or goals, when none is set.
 pub fn no_plans(name: &str, goals: bool, lang: Lang) -> String {
     match (goals, lang) {
-        (false, Lang::Id) => format!("{name}, belum ada budget. Atur budget per kategori di aplikasi arus, nanti arus mengingatkan sebelum kebablasan."),
-        (false, Lang::En) => format!("{name}, no budget is set. Set one per category in the arus app and arus will warn you before you overspend."),
-        (true, Lang::Id) => format!("{name}, belum ada target tabungan. Buat target di aplikasi arus, nanti arus kabari perkembangannya."),
-        (true, Lang::En) => format!("{name}, no savings goal is set. Create one in the arus app and arus will keep you posted."),
+        (false, Lang::Id) => format!("{name}, belum ada budget. Atur dengan pesan seperti: budget makan 1,5jt — nanti arus mengingatkan sebelum kebablasan."),
+        (false, Lang::En) => format!("{name}, no budget is set. Set one with a message like: budget food 1.5m — arus will warn you before you overspend."),
+        (true, Lang::Id) => format!("{name}, belum ada target tabungan. Buat dengan pesan seperti: target dana darurat 5jt Desember — nanti arus kabari perkembangannya."),
+        (true, Lang::En) => format!("{name}, no savings goal is set. Create one with a message like: goal emergency fund 5m December — arus will keep you posted."),
     }
+}
+
+/// One budget as a reply line reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetLine {
+    pub category: String,
+    pub limit: i64,
+    pub spent: i64,
+}
+
+/// One goal as a reply line reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoalLine {
+    pub name: String,
+    pub target: i64,
+    pub saved: i64,
+    pub deadline: NaiveDate,
+    pub needed_per_month: i64,
+    pub on_track: bool,
+}
+
+fn percent_of(part: i64, whole: i64) -> i64 {
+    if whole <= 0 { 0 } else { (i128::from(part.max(0)) * 100 / i128::from(whole)) as i64 }
+}
+
+/// A budget just set, with this month's spending in its category.
+pub fn budget_set(name: &str, line: &BudgetLine, thresholds: &[u32], lang: Lang) -> String {
+    let marks = thresholds.iter().map(|t| format!("{t}%")).collect::<Vec<_>>().join(pick(lang, " dan ".into(), " and ".into()).as_str());
+    pick(
+        lang,
+        format!(
+            "Siap {name}! Budget {} {}/bulan tersimpan. Bulan ini sudah terpakai {} ({}%). arus akan mengingatkan di {marks}.",
+            line.category,
+            format_rupiah(line.limit),
+            format_rupiah(line.spent),
+            percent_of(line.spent, line.limit)
+        ),
+        format!(
+            "Done {name}! Budget for {}: {} a month. Spent this month so far: {} ({}%). arus will warn you at {marks}.",
+            line.category,
+            format_rupiah(line.limit),
+            format_rupiah(line.spent),
+            percent_of(line.spent, line.limit)
+        ),
+    )
+}
+
+/// A budget for an income category: refused.
+pub fn budget_for_income(category: &str, lang: Lang) -> String {
+    pick(
+        lang,
+        format!("{category} adalah kategori pemasukan; budget hanya untuk pengeluaran. Contoh: budget makan 1,5jt"),
+        format!("{category} is an income category; budgets are for spending. For example: budget food 1.5m"),
+    )
+}
+
+fn date_words(d: NaiveDate, lang: Lang) -> String {
+    const ID: [&str; 12] = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober", "November", "Desember"];
+    const EN: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    use chrono::Datelike;
+    let m = d.month0() as usize;
+    match lang {
+        Lang::Id => format!("{} {} {}", d.day(), ID[m], d.year()),
+        Lang::En => format!("{} {} {}", d.day(), EN[m], d.year()),
+    }
+}
+
+/// A goal just set.
+pub fn goal_set(name: &str, goal: &GoalLine, lang: Lang) -> String {
+    pick(
+        lang,
+        format!(
+            "Siap {name}! Target {} {} sampai {} tersimpan. Sudah terkumpul {} ({}%); perlu sekitar {} per bulan. Semangat!",
+            goal.name,
+            format_rupiah(goal.target),
+            date_words(goal.deadline, lang),
+            format_rupiah(goal.saved.max(0)),
+            percent_of(goal.saved, goal.target),
+            format_rupiah(goal.needed_per_month)
+        ),
+        format!(
+            "Done {name}! Goal {}: {} by {}. Saved so far {} ({}%); about {} a month is needed. You can do it!",
+            goal.name,
+            format_rupiah(goal.target),
+            date_words(goal.deadline, lang),
+            format_rupiah(goal.saved.max(0)),
+            percent_of(goal.saved, goal.target),
+            format_rupiah(goal.needed_per_month)
+        ),
+    )
+}
+
+/// A goal without a month: asked, not guessed.
+pub fn goal_needs_month(goal: &str, lang: Lang) -> String {
+    pick(
+        lang,
+        format!("Target {goal} sampai kapan? Tulis bulannya, contoh: target {goal} 5jt Desember"),
+        format!("By when is the goal {goal}? Write the month, for example: goal {goal} 5m December"),
+    )
+}
+
+/// The budgets and this month's spending against them.
+pub fn budgets(name: &str, lines: &[BudgetLine], lang: Lang) -> String {
+    if lines.is_empty() {
+        return no_plans(name, false, lang);
+    }
+    let mut text = pick(lang, format!("{name}, budget bulan ini:"), format!("{name}, this month's budgets:"));
+    for l in lines {
+        let pct = percent_of(l.spent, l.limit);
+        let mark = if pct >= 100 { " ⚠️" } else if pct >= 80 { " ⚠" } else { "" };
+        text.push_str(&format!("\n• {}: {} / {} ({pct}%){mark}", l.category, format_rupiah(l.spent), format_rupiah(l.limit)));
+    }
+    text
+}
+
+/// The goals and how they stand.
+pub fn goals(name: &str, lines: &[GoalLine], lang: Lang) -> String {
+    if lines.is_empty() {
+        return no_plans(name, true, lang);
+    }
+    let mut text = pick(lang, format!("{name}, target tabungan Anda:"), format!("{name}, your savings goals:"));
+    for g in lines {
+        let pace = match (g.on_track, lang) {
+            (true, Lang::Id) => "sesuai jalur".to_owned(),
+            (true, Lang::En) => "on track".to_owned(),
+            (false, Lang::Id) => format!("perlu {} per bulan", format_rupiah(g.needed_per_month)),
+            (false, Lang::En) => format!("needs {} a month", format_rupiah(g.needed_per_month)),
+        };
+        text.push_str(&format!(
+            "\n• {}: {} / {} ({}%), {} {} — {pace}",
+            g.name,
+            format_rupiah(g.saved.max(0)),
+            format_rupiah(g.target),
+            percent_of(g.saved, g.target),
+            pick(lang, "sampai".into(), "by".into()),
+            date_words(g.deadline, lang)
+        ));
+    }
+    text
 }
 
 /// What arus understands.
 pub fn help(lang: Lang) -> String {
     pick(
         lang,
-        "Cara pakai arus:\n• Catat: jual bakso 20 porsi 300rb / beli gas 22.000 / bayar listrik 150rb / terima transfer 1,5jt dari Budi\n• Foto struk atau buku kas → balas YA untuk simpan\n• Tanya: saldo, laporan hari ini / minggu ini / bulan ini, status, budget, target\n• Koreksi: ubah kategori terakhir jadi Bahan Baku, hapus terakhir".to_owned(),
-        "How to use arus:\n• Record: sold meatballs 300k / bought gas 22,000 / paid electricity 150k / received transfer 1.5m from Budi\n• Send a photo of a receipt or cash book → reply YES to save\n• Ask: balance, report today / this week / this month, my tier, budget, goal\n• Correct: change last category to Raw materials, undo".to_owned(),
+        "Cara pakai arus:\n• Catat: jual bakso 20 porsi 300rb / beli gas 22.000 / bayar listrik 150rb / terima transfer 1,5jt dari Budi\n• Foto struk atau buku kas → balas YA untuk simpan\n• Tanya: saldo, laporan hari ini / minggu ini / bulan ini, status, budget, target\n• Rencana: budget makan 1,5jt / target dana darurat 5jt Desember\n• Koreksi: ubah kategori terakhir jadi Bahan Baku, hapus terakhir".to_owned(),
+        "How to use arus:\n• Record: sold meatballs 300k / bought gas 22,000 / paid electricity 150k / received transfer 1.5m from Budi\n• Send a photo of a receipt or cash book → reply YES to save\n• Ask: balance, report today / this week / this month, my tier, budget, goal\n• Plan: budget food 1.5m / goal emergency fund 5m December\n• Correct: change last category to Raw materials, undo".to_owned(),
     )
 }
 

@@ -2,8 +2,10 @@
 //! [`crate::rows::Tables::scoped`] and fail only with [`crate::error::ApiError`].
 
 pub mod accounts;
+pub mod advice;
 pub mod auth;
 pub mod imports;
+pub mod plans;
 pub mod receipts;
 pub mod tiers;
 pub mod transactions;
@@ -26,7 +28,9 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl warp::Reply,), Error 
             .or(imports::routes(state.clone()))
             .or(receipts::routes(state.clone()))
             .or(whatsapp::routes(state.clone()))
-            .or(tiers::routes(state)),
+            .or(tiers::routes(state.clone()))
+            .or(plans::routes(state.clone()))
+            .or(advice::routes(state)),
     )
 }
 

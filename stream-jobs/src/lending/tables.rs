@@ -1,29 +1,20 @@
 //! The lender's five tables (`customers`, `loans`, `bills`, `tasks`,
 //! `task_participants`), materialised from `arus.lending.v1` by one job
-//! each (`lending-customers`, …). A table holds the latest row per primary
-//! key: a row not seen before is appended, the same row again (same event
-//! id) is a duplicate, a changed row replaces the stored one (a MERGE on
-//! the key), and a payment updates its bill's `paid_amount` and
-//! `bill_paid_date`. Each job keeps its table's rows in memory, rebuilt
-//! from the table on every restore.
+//! each (`lending-customers`, …) as keyed tables ([`crate::keyed`]): the
+//! latest row per primary key, and a payment updates its bill's
+//! `paid_amount` and `bill_paid_date`.
 
 use std::collections::HashMap;
-use std::marker::PhantomData;
 
-use arus_lakehouse::dead_letters::{dead_letter, decode};
-use arus_lakehouse::kafka::BorrowedMessage;
-use arus_lakehouse::query::read_rows;
-use arus_lakehouse::UpdateSpec;
-use arus_schemas::events::{check_schema_version, DeadLetterKind};
 use arus_schemas::lending::{BillRow, CustomerRow, LendingEvent, LendingRecord, LoanRow, ParticipantRow, TaskRow};
 use arus_schemas::tables::{self, TableDef};
 use arus_schemas::topics;
 use chrono::Utc;
-use deltalake::DeltaTable;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::runner::{Job, JobError, Outcome};
+pub use crate::keyed::TableJob;
+use crate::keyed::KeyedTable;
 
 /// One of the five tables: which events make its rows and how.
 pub trait LendingTable: Send + 'static {
@@ -43,67 +34,28 @@ pub trait LendingTable: Send + 'static {
     }
 }
 
-/// Materialises the table `T`.
-pub struct TableJob<T: LendingTable> {
-    rows: HashMap<String, T::Row>,
-    _table: PhantomData<T>,
-}
-
-impl<T: LendingTable> Default for TableJob<T> {
-    fn default() -> Self {
-        TableJob { rows: HashMap::new(), _table: PhantomData }
-    }
-}
-
-impl<T: LendingTable> Job for TableJob<T> {
+impl<T: LendingTable> KeyedTable for T {
+    type Event = LendingEvent;
     type Row = T::Row;
-    type Update = T::Row;
     const NAME: &'static str = T::NAME;
-    const SOURCES: &'static [&'static str] = &[topics::LENDING];
-
-    fn table(&self) -> &'static TableDef {
-        T::TABLE
+    const TABLE: &'static TableDef = T::TABLE;
+    const SOURCE: &'static str = topics::LENDING;
+    const KEY: &'static [&'static str] = T::KEY;
+    const SET: &'static [&'static str] = T::SET;
+    fn key(row: &T::Row) -> &str {
+        T::key(row)
     }
-
-    fn update_spec(&self) -> Option<UpdateSpec> {
-        Some(UpdateSpec { keys: T::KEY, set: T::SET })
+    fn event_id(row: &T::Row) -> &str {
+        T::event_id(row)
     }
-
-    async fn restore_state(&mut self, table: &DeltaTable) -> Result<(), JobError> {
-        self.rows = read_rows::<T::Row>(table, T::TABLE.name).await?.into_iter().map(|r| (T::key(&r).to_owned(), r)).collect();
-        tracing::info!(job = T::NAME, rows = self.rows.len(), "rows loaded");
-        Ok(())
+    fn schema_version(event: &LendingEvent) -> u32 {
+        event.schema_version
     }
-
-    fn process(&mut self, msg: &BorrowedMessage<'_>) -> Outcome<T::Row, T::Row> {
-        let event: LendingEvent = match decode(T::NAME, msg) {
-            Ok(event) => event,
-            Err(dead) => return Outcome::Dead(dead),
-        };
-        let customer = event.customer_number.clone();
-        if let Err(e) = check_schema_version(event.schema_version) {
-            return Outcome::Dead(Box::new(dead_letter(T::NAME, msg, DeadLetterKind::UnsupportedVersion, e.message, customer)));
-        }
-        let row = match T::pay(&event, self.rows.get(event.record.key())) {
-            Some(Ok(row)) => row,
-            Some(Err(reason)) => return Outcome::Dead(Box::new(dead_letter(T::NAME, msg, DeadLetterKind::Invalid, reason, customer))),
-            None => match T::row(&event) {
-                Some(row) => row,
-                None => return Outcome::Ignored,
-            },
-        };
-        let key = T::key(&row).to_owned();
-        match self.rows.get(&key) {
-            Some(stored) if T::event_id(stored) == T::event_id(&row) => Outcome::Duplicate,
-            Some(_) => {
-                self.rows.insert(key, row.clone());
-                Outcome::Update(row)
-            }
-            None => {
-                self.rows.insert(key, row.clone());
-                Outcome::Row(row)
-            }
-        }
+    fn owner(event: &LendingEvent) -> Option<String> {
+        event.customer_number.clone()
+    }
+    fn row(event: &LendingEvent, stored: &HashMap<String, T::Row>) -> Option<Result<T::Row, String>> {
+        T::pay(event, stored.get(event.record.key())).or_else(|| T::row(event).map(Ok))
     }
 }
 

@@ -39,10 +39,9 @@ use std::time::Duration;
 use arus_lakehouse::dead_letters::{dead_letter, decode};
 use arus_lakehouse::kafka::{BorrowedMessage, Message};
 use arus_lakehouse::models::ModelStore;
-use arus_lakehouse::{app_id, Kafka, Lake};
+use arus_lakehouse::Lake;
 use arus_ml::segments::{SegmentModel, KIND as SEGMENTS};
 use arus_ml::tiering::{rule_tier, Behaviour};
-use arus_schemas::config::ConsumerMode;
 use arus_schemas::events::{check_schema_version, AlertKind, DeadLetterKind, Severity};
 use arus_schemas::lending::{Bill, BillPayment, LendingEvent, LendingRecord, LoanSnapshot, Tier, TierRecord};
 use arus_schemas::tables::{self, TableDef};
@@ -253,66 +252,24 @@ impl Tiering {
 
     /// Rebuilds the state from the topic, up to the positions `table` holds.
     async fn rebuild(&mut self, table: &DeltaTable) -> Result<(), JobError> {
-        let state_error = |reason: String| JobError::State { job: NAME, reason };
         self.customers.clear();
-        let topic = self.config.topic(topics::LENDING);
-        let kafka = Kafka::new(&self.config)?;
-        let partitions = {
-            let (kafka, topic) = (kafka.clone(), topic.clone());
-            tokio::task::spawn_blocking(move || kafka.partitions_of(&topic, Duration::from_secs(10))).await.map_err(|e| state_error(e.to_string()))??
-        };
-        let snapshot = table.snapshot().map_err(arus_lakehouse::LakeError::from)?;
-        let log_store = table.log_store();
-        let mut last: HashMap<i32, i64> = HashMap::new();
-        for p in partitions {
-            if let Some(offset) = snapshot.transaction_version(log_store.as_ref(), app_id(NAME, &topic, p)).await.map_err(arus_lakehouse::LakeError::from)? {
-                last.insert(p, offset);
-            }
-        }
-        if last.is_empty() {
-            return Ok(());
-        }
         let started = std::time::Instant::now();
-        let consumer = kafka.consumer(&self.config.group(&format!("{NAME}-rebuild")), &[&topic], ConsumerMode::Assign)?;
-        consumer.take_assignment_changed();
-        consumer.seek_to(&last.keys().map(|p| ((topic.clone(), *p), None)).collect()).await?;
+        let config = self.config.clone();
+        let mut decisions = 0u64;
         self.replaying = true;
-        let replayed = self.replay(&consumer, last).await;
-        self.replaying = false;
-        self.emitted.clear();
-        let (events, decisions) = replayed.map_err(|e| match e {
-            JobError::State { reason, .. } => state_error(format!("rebuilding from {topic}: {reason}")),
-            other => other,
-        })?;
-        tracing::info!(job = NAME, events, decisions, customers = self.customers.len(), took_ms = started.elapsed().as_millis() as u64, "state rebuilt from the topic");
-        Ok(())
-    }
-}
-
-impl Tiering {
-    /// Folds every message up to `last` (per partition) into the state;
-    /// returns the events and decisions replayed.
-    async fn replay(&mut self, consumer: &arus_lakehouse::Consumer, mut pending: HashMap<i32, i64>) -> Result<(u64, u64), JobError> {
-        let (mut events, mut decisions) = (0u64, 0u64);
-        while !pending.is_empty() {
-            let Ok(msg) = tokio::time::timeout(Duration::from_secs(30), consumer.recv()).await else {
-                let reason = format!("nothing arrived for 30 s with partitions {pending:?} not yet read to their stored positions");
-                return Err(JobError::State { job: NAME, reason });
-            };
-            let msg = msg?;
-            let Some(&end) = pending.get(&msg.partition()) else { continue };
-            if msg.offset() > end {
-                continue;
-            }
-            events += 1;
-            if let Outcome::Row(_) = self.handle(&msg) {
+        let replayed = crate::replay::replay_committed(&config, NAME, table, &[topics::LENDING], |msg| {
+            if let Outcome::Row(_) = self.handle(msg) {
                 decisions += 1;
             }
-            if msg.offset() == end {
-                pending.remove(&msg.partition());
-            }
+        })
+        .await;
+        self.replaying = false;
+        self.emitted.clear();
+        let events = replayed?;
+        if events > 0 {
+            tracing::info!(job = NAME, events, decisions, customers = self.customers.len(), took_ms = started.elapsed().as_millis() as u64, "state rebuilt from the topic");
         }
-        Ok((events, decisions))
+        Ok(())
     }
 }
 

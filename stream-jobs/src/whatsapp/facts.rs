@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use arus_lakehouse::{Lake, LakeError, LakeSession};
 use arus_schemas::events::jakarta;
+use arus_schemas::plans::{BudgetRow, GoalRow};
 use arus_schemas::{categories, Lang};
 use arus_ingest::whatsapp::intent::Period;
 use arus_ingest::whatsapp::reply::Flow;
@@ -90,13 +91,45 @@ impl Facts {
     }
 
     async fn rows<T: for<'de> Deserialize<'de>>(&self, filter: Expr, columns: &[&str]) -> Result<Vec<T>, LakeError> {
-        let frame = self.session.context().table("transactions").await?.filter(filter)?.select_columns(columns)?;
+        self.rows_of("transactions", filter, Some(columns)).await
+    }
+
+    async fn rows_of<T: for<'de> Deserialize<'de>>(&self, table: &'static str, filter: Expr, columns: Option<&[&str]>) -> Result<Vec<T>, LakeError> {
+        let mut frame = self.session.context().table(table).await?.filter(filter)?;
+        if let Some(columns) = columns {
+            frame = frame.select_columns(columns)?;
+        }
         let mut out = Vec::new();
         for batch in frame.collect().await? {
-            let rows: Vec<T> = serde_arrow::from_record_batch(&batch).map_err(|e| LakeError::Rows { table: "transactions", reason: e.to_string() })?;
+            let rows: Vec<T> = serde_arrow::from_record_batch(&batch).map_err(|e| LakeError::Rows { table, reason: e.to_string() })?;
             out.extend(rows);
         }
         Ok(out)
+    }
+
+    /// `user_id`'s active budgets.
+    pub async fn budgets(&self, user_id: &str) -> Result<Vec<BudgetRow>, LakeError> {
+        self.rows_of("budgets", col("user_id").eq(lit(user_id.to_owned())).and(col("active").eq(lit(true))), None).await
+    }
+
+    /// `user_id`'s active goals.
+    pub async fn goals(&self, user_id: &str) -> Result<Vec<GoalRow>, LakeError> {
+        self.rows_of("goals", col("user_id").eq(lit(user_id.to_owned())).and(col("active").eq(lit(true))), None).await
+    }
+
+    /// What `goal` has gathered: its owner's transactions from its start, as it counts them.
+    pub async fn saved(&self, goal: &GoalRow) -> Result<i64, LakeError> {
+        #[derive(Deserialize)]
+        struct Row {
+            amount: i64,
+            category_id: Option<String>,
+            account_id: Option<String>,
+        }
+        let from = start_of(goal.start);
+        let filter = col("user_id").eq(lit(goal.user_id.clone())).and(col("month").gt_eq(lit(month_of(from)))).and(col("occurred_at").gt_eq(ts(from)));
+        let rows: Vec<Row> = self.rows(filter, &["amount", "category_id", "account_id"]).await?;
+        let counts = goal.counts();
+        Ok(rows.iter().map(|r| arus_ml::budget::counted(&counts, r.amount, r.category_id.as_deref(), r.account_id.as_deref())).sum())
     }
 
     /// Money in and out of `user_id` from `from` (inclusive) to `to`

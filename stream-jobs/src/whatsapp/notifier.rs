@@ -293,7 +293,12 @@ impl Notifier {
             return Ok(Err(Box::new(arus_lakehouse::dead_letters::dead_letter(NAME, msg, DeadLetterKind::UnsupportedVersion, e.message, Some(alert.user_id)))));
         }
         self.directory.refresh().await?;
-        let person = self.directory.person(&alert.user_id);
+        let mut person = self.directory.person(&alert.user_id);
+        if person.as_ref().is_none_or(|p| self.directory.chat_of(&p.user_id).is_none()) {
+            // Linked a moment ago? Look again before telling nobody.
+            self.directory.refresh_now().await?;
+            person = self.directory.person(&alert.user_id);
+        }
         let name = person.as_ref().map_or_else(|| alert.details.get("name").and_then(|n| n.as_str()).unwrap_or(&alert.user_id).to_owned(), |p| p.name.clone());
         let mut out = Vec::new();
         for &audience in audiences(alert.kind) {

@@ -53,6 +53,12 @@ impl Directory {
         Ok(())
     }
 
+    /// Reads the tables again now (when someone is not found: a link made
+    /// a moment ago must not wait for the refresh interval).
+    pub async fn refresh_now(&mut self) -> Result<(), LakeError> {
+        self.reload().await
+    }
+
     /// Reads the tables again when either changed since the last read.
     async fn reload(&mut self) -> Result<(), LakeError> {
         let users_changed = self.users.refresh().await?;

@@ -41,7 +41,8 @@ use arus_schemas::events::{check_schema_version, DeadLetterKind};
 use arus_schemas::media::{MediaKind, MediaStatus, MediaUpload};
 use arus_schemas::whatsapp::{Audience, WaInbound, WaMessageRecord, WaOutbound};
 use arus_schemas::{categories, tables, topics, CategoryFeedback, CategorySource, Config, DeadLetter, Lang, TxnRaw, TxnSource, SCHEMA_VERSION};
-use chrono::Utc;
+use arus_schemas::plans::{Budget, Goal, GoalCounts, PlanChange, PlanEvent};
+use chrono::{Datelike, Utc};
 use datafusion::prelude::col;
 use tokio_util::sync::CancellationToken;
 
@@ -95,6 +96,8 @@ pub struct Router {
     producer: Producer,
     txn_topic: String,
     feedback_topic: String,
+    plan_topic: String,
+    budget_thresholds: Vec<u32>,
     outbound_topic: String,
     dlq_topic: String,
     directory: Directory,
@@ -117,6 +120,8 @@ impl Router {
             producer: kafka.producer()?,
             txn_topic: config.topic(topics::TXN_RAW),
             feedback_topic: config.topic(topics::TXN_FEEDBACK),
+            plan_topic: config.topic(topics::PLAN),
+            budget_thresholds: config.budget_thresholds().map_err(WhatsAppError::Setup)?,
             outbound_topic: config.topic(topics::WA_OUTBOUND),
             dlq_topic: config.topic(topics::DLQ),
             directory: Directory::open(&lake, Duration::from_secs(5)).await?,
@@ -226,8 +231,20 @@ impl Router {
                 let tier = self.tier_of(&person).await?;
                 Answer::new("status", lang, &person, reply::status(&name, tier, lang))
             }
-            Intent::Budget => Answer::new("budget", lang, &person, reply::no_plans(&name, false, lang)),
-            Intent::Goal => Answer::new("goal", lang, &person, reply::no_plans(&name, true, lang)),
+            Intent::Budget => {
+                let lines = self.budget_lines(&person, lang).await?;
+                Answer::new("budget", lang, &person, reply::budgets(&name, &lines, lang))
+            }
+            Intent::Goal => {
+                let mut lines = Vec::new();
+                for goal in self.facts.goals(&user).await? {
+                    lines.push(self.goal_line(&goal).await?);
+                }
+                lines.sort_by_key(|g| g.deadline);
+                Answer::new("goal", lang, &person, reply::goals(&name, &lines, lang))
+            }
+            Intent::SetBudget { category, amount } => return self.set_budget(inbound, &person, &category, amount, lang).await,
+            Intent::SetGoal { name: goal, amount, by } => return self.set_goal(inbound, &person, &goal, amount, by, lang).await,
             Intent::Help => Answer::new("help", lang, &person, reply::help(lang)),
             Intent::Greeting => Answer::new("greeting", lang, &person, reply::greeting(&name, lang)),
             Intent::Confirm => return self.confirm(&person, lang, true).await,
@@ -406,6 +423,104 @@ impl Router {
         let name = if lang == Lang::Id { category.name_id } else { category.name_en };
         let mut answer = Answer::new("set_category", lang, person, reply::category_changed(&last.description, last.amount, name, lang));
         answer.effect_id = Some(last.id);
+        Ok(answer)
+    }
+
+    /// This month's spending per category (WIB), counting what is pending.
+    async fn month_spending(&self, user_id: &str) -> Result<HashMap<String, i64>, WhatsAppError> {
+        let (from, to) = days_of(intent::Period::Month, Utc::now());
+        Ok(self.facts.flow(user_id, start_of(from), start_of(to + chrono::Duration::days(1)), &self.pending_of(user_id)).await?.1)
+    }
+
+    fn category_name(id: &str, lang: Lang) -> String {
+        categories::by_id(id).map_or_else(|| id.to_owned(), |c| if lang == Lang::Id { c.name_id.to_owned() } else { c.name_en.to_owned() })
+    }
+
+    async fn budget_lines(&self, person: &Person, lang: Lang) -> Result<Vec<reply::BudgetLine>, WhatsAppError> {
+        let spending = self.month_spending(&person.user_id).await?;
+        let mut budgets = self.facts.budgets(&person.user_id).await?;
+        budgets.sort_by(|a, b| a.category_id.cmp(&b.category_id));
+        // Limits without rollover here: the month's spending is what a reply can count quickly.
+        Ok(budgets
+            .iter()
+            .map(|b| reply::BudgetLine { category: Self::category_name(&b.category_id, lang), limit: b.amount, spent: spending.get(&b.category_id).copied().unwrap_or(0) })
+            .collect())
+    }
+
+    async fn goal_line(&self, goal: &arus_schemas::plans::GoalRow) -> Result<reply::GoalLine, WhatsAppError> {
+        let saved = self.facts.saved(goal).await?;
+        let today = Utc::now().with_timezone(&arus_schemas::events::jakarta()).date_naive();
+        let p = arus_ml::budget::goal_progress(saved, goal.target, goal.start, goal.deadline, today);
+        Ok(reply::GoalLine { name: goal.name.clone(), target: goal.target, saved, deadline: goal.deadline, needed_per_month: p.needed_per_month, on_track: p.on_track })
+    }
+
+    async fn publish_plan(&self, inbound: &WaInbound, person: &Person, change: PlanChange) -> Result<(), WhatsAppError> {
+        let event = PlanEvent {
+            schema_version: SCHEMA_VERSION,
+            id: format!("wa:{}", inbound.message_id),
+            user_id: person.user_id.clone(),
+            actor_id: person.user_id.clone(),
+            channel: "whatsapp".into(),
+            at: Utc::now(),
+            change,
+        };
+        self.producer.send_json(&self.plan_topic, &person.user_id, &event).await?;
+        Ok(())
+    }
+
+    /// `budget makan 1,5jt`: this month on, a monthly budget for the category.
+    async fn set_budget(&mut self, inbound: &WaInbound, person: &Person, wanted: &str, amount: i64, lang: Lang) -> Result<Answer, WhatsAppError> {
+        let Some(category) = categories::find(wanted) else {
+            let names: Vec<&str> = categories::DEFAULT.iter().filter(|c| c.group != categories::CategoryGroup::Income).map(|c| if lang == Lang::Id { c.name_id } else { c.name_en }).collect();
+            return Ok(Answer::new("set_budget", lang, person, reply::unknown_category(wanted, &names, lang)));
+        };
+        let name = Self::category_name(category.id, lang);
+        let budget = Budget { category_id: category.id.to_owned(), amount, rollover: false, from_month: Utc::now().with_timezone(&arus_schemas::events::jakarta()).format("%Y-%m").to_string() };
+        let mut errors = Vec::new();
+        budget.validate(&mut errors);
+        if errors.iter().any(|e| e.code == "income_category") {
+            return Ok(Answer::new("set_budget", lang, person, reply::budget_for_income(&name, lang)));
+        }
+        if let Some(e) = errors.first() {
+            let mut answer = Answer::new("set_budget", lang, person, reply::unclear(&Unclear::BadAmount { text: arus_ingest::money::format_rupiah(amount), reason: e.message.clone() }, lang));
+            answer.dead = Some((DeadLetterKind::Invalid, e.to_string()));
+            return Ok(answer);
+        }
+        self.publish_plan(inbound, person, PlanChange::BudgetSet(budget)).await?;
+        let spent = self.month_spending(&person.user_id).await?.get(category.id).copied().unwrap_or(0);
+        let line = reply::BudgetLine { category: name, limit: amount, spent };
+        let mut answer = Answer::new("set_budget", lang, person, reply::budget_set(&person.name, &line, &self.budget_thresholds, lang));
+        answer.effect_id = Some(arus_schemas::plans::budget_id(&person.user_id, category.id));
+        Ok(answer)
+    }
+
+    /// `target dana darurat 5jt Desember`: a net-savings goal from today to
+    /// the end of that month (this year, or next when the month has passed).
+    async fn set_goal(&mut self, inbound: &WaInbound, person: &Person, goal: &str, amount: i64, by: Option<(u32, Option<i32>)>, lang: Lang) -> Result<Answer, WhatsAppError> {
+        let Some((month, year)) = by else {
+            return Ok(Answer::new("set_goal", lang, person, reply::goal_needs_month(goal, lang)));
+        };
+        let today = Utc::now().with_timezone(&arus_schemas::events::jakarta()).date_naive();
+        let year = year.unwrap_or(if month >= today.month() { today.year() } else { today.year() + 1 });
+        let deadline = chrono::NaiveDate::from_ymd_opt(year, month, 1)
+            .and_then(|d| arus_ml::budget::days_in(&arus_ml::budget::month_of(d)).and_then(|n| d.with_day(n)))
+            .unwrap_or(today);
+        let mut chars = goal.chars();
+        let name: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+        let plan = Goal { goal_id: arus_schemas::plans::slug(&name), name, target: amount, deadline, start: today, counts: GoalCounts::NetSavings };
+        let mut errors = Vec::new();
+        plan.validate(&mut errors);
+        if let Some(e) = errors.first() {
+            let mut answer = Answer::new("set_goal", lang, person, reply::goal_needs_month(goal, lang));
+            answer.dead = Some((DeadLetterKind::Invalid, e.to_string()));
+            return Ok(answer);
+        }
+        let row_key = arus_schemas::plans::goal_key(&person.user_id, &plan.goal_id);
+        let p = arus_ml::budget::goal_progress(0, plan.target, plan.start, plan.deadline, today);
+        let line = reply::GoalLine { name: plan.name.clone(), target: plan.target, saved: 0, deadline, needed_per_month: p.needed_per_month, on_track: p.on_track };
+        self.publish_plan(inbound, person, PlanChange::GoalSet(plan)).await?;
+        let mut answer = Answer::new("set_goal", lang, person, reply::goal_set(&person.name, &line, lang));
+        answer.effect_id = Some(row_key);
         Ok(answer)
     }
 
