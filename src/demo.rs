@@ -1,10 +1,11 @@
 //! Demo and synthetic data: `arus up --demo` loads a few households' and
 //! warung owners' recent transactions; benchmarks and tests generate
-//! `TxnRaw` events in bulk. Idempotency keys are deterministic, so loading
+//! `TxnRaw` events in bulk. The demo tenants also get a budget and a goal. Idempotency keys are deterministic, so loading
 //! the demo twice adds nothing.
 
 use anyhow::Result;
 use arus_lakehouse::Producer;
+use arus_schemas::plans::{Budget, Goal, GoalCounts, PlanChange, PlanEvent};
 use arus_schemas::{topics, Config, TxnRaw, TxnSource, SCHEMA_VERSION};
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -157,4 +158,47 @@ pub async fn publish(producer: &Producer, config: &Config, events: Vec<TxnRaw>) 
         .try_for_each(|_| async { Ok(()) })
         .await?;
     Ok(count)
+}
+
+/// The demo tenants' plans: a monthly food budget each and a savings goal
+/// (ids fixed, so loading the demo again changes nothing).
+pub fn demo_plans(now: DateTime<Utc>) -> Vec<PlanEvent> {
+    let today = now.with_timezone(&arus_schemas::events::jakarta()).date_naive();
+    let month = today.format("%Y-%m").to_string();
+    let mut out = Vec::new();
+    for (i, (user, _)) in DEMO_USERS.iter().enumerate() {
+        let event = |what: &str, change: PlanChange| PlanEvent {
+            schema_version: SCHEMA_VERSION,
+            id: format!("demo:{what}:{user}"),
+            user_id: (*user).to_owned(),
+            actor_id: (*user).to_owned(),
+            channel: "api".into(),
+            at: now,
+            change,
+        };
+        let category = ["raw_materials", "food_drink", "shipping"][i];
+        out.push(event("budget", PlanChange::BudgetSet(Budget { category_id: category.into(), amount: [1_500_000, 1_200_000, 600_000][i], rollover: false, from_month: month.clone() })));
+        let name = ["Gerobak baru", "Dana darurat", "Modal stok lebaran"][i];
+        out.push(event(
+            "goal",
+            PlanChange::GoalSet(Goal {
+                goal_id: arus_schemas::plans::slug(name),
+                name: name.into(),
+                target: [3_000_000, 10_000_000, 5_000_000][i],
+                deadline: today + Duration::days(90),
+                start: today - Duration::days(30),
+                counts: GoalCounts::NetSavings,
+            }),
+        ));
+    }
+    out
+}
+
+/// Publishes `plans` to `arus.plan.v1` and waits for every acknowledgement.
+pub async fn publish_plans(producer: &Producer, config: &Config, plans: &[PlanEvent]) -> Result<()> {
+    let topic = config.topic(topics::PLAN);
+    for p in plans {
+        producer.send_json(&topic, &p.user_id, p).await?;
+    }
+    Ok(())
 }

@@ -95,7 +95,23 @@ async fn run_parts(config: &Config, demo: bool, shutdown: CancellationToken) -> 
         let producer = kafka.producer()?;
         let events = crate::demo::demo_transactions(chrono::Utc::now());
         let count = crate::demo::publish(&producer, config, events).await.context("loading demo data")?;
-        println!("Demo: {count} transactions published for {} people; they appear within a second.", crate::demo::DEMO_USERS.len());
+        crate::demo::publish_plans(&producer, config, &crate::demo::demo_plans(chrono::Utc::now())).await.context("loading demo plans")?;
+        println!("Demo: {count} transactions, a budget and a goal each published for {} people; they appear within a second.", crate::demo::DEMO_USERS.len());
+        // Forecasts and insights of the demo data once it is written (the
+        // daily run at start may have found the tables empty).
+        let (advisor_config, stop) = (config.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = tokio::time::sleep(std::time::Duration::from_secs(15)) => {
+                    let periods = arus_stream_jobs::advice::advisor::Periods { weekly: true, monthly: true };
+                    match arus_stream_jobs::advice::advisor::run_once(&advisor_config, chrono::Utc::now(), periods).await {
+                        Ok(r) => tracing::info!(report = ?r, "demo: advisor run done"),
+                        Err(e) => tracing::warn!(error = %e, "demo: advisor run failed"),
+                    }
+                }
+            }
+        });
         println!("  logins (also in {}):", config.data_dir.join("demo-credentials.txt").display());
         for line in &logins {
             println!("    {line}");

@@ -115,6 +115,9 @@ struct Runner<J: Job> {
     resume_checks: Vec<(String, i32, i64)>,
     /// Dead letters sent but not yet acknowledged by the broker.
     in_flight: Vec<tokio::task::JoinHandle<Result<(i32, i64), KafkaClientError>>>,
+    /// Events the job emitted, queued with the producer and not yet
+    /// acknowledged (awaited at the commit; no task each).
+    emitted: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Result<(i32, i64), KafkaClientError>> + Send>>>,
     report: JobReport,
 }
 
@@ -148,6 +151,7 @@ pub async fn run<J: Job>(job: J, config: &Config, shutdown: CancellationToken) -
         cluster_id,
         resume_checks: Vec::new(),
         in_flight: Vec::new(),
+        emitted: Vec::new(),
         report: JobReport::default(),
     };
     runner.writer.set_cluster_id(runner.cluster_id.clone());
@@ -259,7 +263,7 @@ impl<J: Job> Runner<J> {
             self.report.emitted += 1;
             // Queued here, in order: consumers of a key see its events as the job made them.
             let send = self.producer.send_in_order(&self.config.topic(to), &key, &payload);
-            self.in_flight.push(tokio::spawn(send));
+            self.emitted.push(Box::pin(send));
         }
         self.writer.push(row, topic, partition, offset);
     }
@@ -281,9 +285,10 @@ impl<J: Job> Runner<J> {
         }
     }
 
-    /// The commit point: dead letters acknowledged, then one Delta commit with
+    /// The commit point: emitted events and dead letters acknowledged, then one Delta commit with
     /// rows and positions, then offsets reported to Kafka for lag.
     async fn commit(&mut self, consumer: &Consumer) -> Result<(), JobError> {
+        try_join_all(std::mem::take(&mut self.emitted)).await?;
         let sends = std::mem::take(&mut self.in_flight);
         for sent in try_join_all(sends).await.map_err(|e| JobError::State { job: J::NAME, reason: e.to_string() })? {
             sent?;
@@ -309,6 +314,7 @@ impl<J: Job> Runner<J> {
         // Dead letters already sent for dropped rows are re-sent on reprocessing;
         // their ids are deterministic, so the dlq table keeps one of each.
         self.in_flight.clear();
+        self.emitted.clear();
         let assigned = consumer.assignment()?;
         let started = std::time::Instant::now();
         let stored = self.writer.restore(&assigned).await?;

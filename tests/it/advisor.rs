@@ -239,8 +239,47 @@ async fn fake_llm() -> FakeLlm {
             )
         }
     });
-    let addr = crate::receipts::serve(chat).await;
+    // An OpenAI-compatible endpoint (`POST /v1/chat/completions`, bearer key).
+    let completions = warp::path!("v1" / "chat" / "completions")
+        .and(warp::post())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(warp::body::json())
+        .map(|auth: Option<String>, body: Value| {
+            if auth.as_deref() != Some("Bearer sk-test") {
+                return warp::reply::with_status(warp::reply::json(&json!({"error": {"message": "Incorrect API key provided"}})), warp::http::StatusCode::UNAUTHORIZED);
+            }
+            let user: Value = body["messages"][1]["content"].as_str().and_then(|c| serde_json::from_str(c).ok()).unwrap_or(Value::Null);
+            let content = match user["finding"].as_str() {
+                Some("savings_rate") => "Anda menabung Rp 2.000.000 bulan ini.".to_owned(),
+                _ => format!("Kabar baik: {}", user["template"].as_str().unwrap_or_default()),
+            };
+            warp::reply::with_status(
+                warp::reply::json(&json!({
+                    "id": "chatcmpl-1", "object": "chat.completion", "created": 1_763_790_000, "model": body["model"],
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                })),
+                warp::http::StatusCode::OK,
+            )
+        });
+    let addr = crate::receipts::serve(chat.or(completions)).await;
     FakeLlm { url: format!("http://{addr}"), asked, bad_shape }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_narrator_speaks_the_openai_compatible_api_too() {
+    use arus_stream_jobs::advice::narrator::{Narrator, Refused};
+    let llm = fake_llm().await;
+    let mut config = Config::default();
+    (config.llm, config.llm_url, config.llm_model) = ("openai".into(), format!("{}/v1", llm.url), "gpt-4o-mini".into());
+    config.llm_api_key = arus_schemas::config::Secret::new("sk-test");
+    let narrator = Narrator::from_config(&config).unwrap().unwrap();
+    let facts = json!({"income": 4_000_000, "saved": 500_000, "savings_rate_pct": 13}).as_object().unwrap().clone();
+    let said = narrator.narrate("income_expense", "info", &facts, "Tingkat tabungan 13% (Rp 500.000).", arus_schemas::Lang::Id).await.unwrap();
+    assert_eq!(said, "Kabar baik: Tingkat tabungan 13% (Rp 500.000).");
+    assert_eq!(narrator.narrate("savings_rate", "info", &facts, "…", arus_schemas::Lang::Id).await, Err(Refused::Invented(vec![2_000_000.0])));
+    config.llm_api_key = arus_schemas::config::Secret::new("wrong");
+    let refused = Narrator::from_config(&config).unwrap().unwrap().narrate("income_expense", "info", &facts, "x", arus_schemas::Lang::Id).await;
+    assert!(matches!(refused, Err(Refused::Failed(ref why)) if why.contains("401")), "{refused:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

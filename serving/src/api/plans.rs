@@ -218,7 +218,13 @@ pub(crate) async fn list_budgets(principal: Principal, query: PlanQuery, state: 
         .tables
         .scoped(&scope, "transactions")
         .await?
-        .filter(col("amount").lt(lit(0i64)).and(col("month").gt_eq(lit(first.to_owned()))).and(col("month").lt_eq(lit(month.clone()))))
+        // Spending, and the reversals that take spending back (as the overspending job counts).
+        .filter(
+            (col("amount").lt(lit(0i64)).and(col("reverses").is_null()))
+                .or(col("amount").gt(lit(0i64)).and(col("reverses").is_not_null()))
+                .and(col("month").gt_eq(lit(first.to_owned())))
+                .and(col("month").lt_eq(lit(month.clone()))),
+        )
         .and_then(|f| f.aggregate(vec![col("user_id"), col("category_id"), col("month")], vec![sum(lit(0i64) - col("amount")).alias("spent")]))
         .map_err(|e| ApiError::unavailable("the transactions table", &e))?;
     let mut spent: HashMap<(String, String), BTreeMap<String, i64>> = HashMap::new();
