@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Python tools the tests use, pinned, in a venv of the project's own
-# (.tools/venv): openapi-spec-validator checks the served /openapi.json.
+# (.tools/venv): openapi-spec-validator checks the served /openapi.json;
+# deltalake (with pyarrow) reads our Delta tables in the interop test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.tools/venv
-want="openapi-spec-validator==0.9.0"
-if [ -x "$venv/bin/openapi-spec-validator" ] && "$venv/bin/pip" freeze 2>/dev/null | grep -qx "$want"; then
-  exit 0
+want=("openapi-spec-validator==0.9.0" "deltalake==1.6.6" "pyarrow==22.0.0")
+if [ -x "$venv/bin/openapi-spec-validator" ]; then
+  frozen=$("$venv/bin/pip" freeze 2>/dev/null || true)
+  missing=0
+  for w in "${want[@]}"; do grep -qx "$w" <<<"$frozen" || missing=1; done
+  [ "$missing" = 0 ] && exit 0
 fi
 if ! python3 -m venv "$venv" 2>/dev/null; then
   # Debian's python3 keeps venv in a package of its own.
@@ -14,4 +18,4 @@ if ! python3 -m venv "$venv" 2>/dev/null; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-venv >/dev/null
   rm -rf "$venv" && python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install -q --disable-pip-version-check "$want"
+"$venv/bin/pip" install -q --disable-pip-version-check "${want[@]}"

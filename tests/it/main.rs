@@ -10,6 +10,7 @@ mod dead_letters;
 mod advisor;
 mod forecast;
 mod imports;
+mod interop;
 mod lending;
 mod pipeline;
 mod receipts;

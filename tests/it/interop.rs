@@ -1,0 +1,72 @@
+//! Delta interop: our tables read by a library nobody here wrote — the
+//! Python `deltalake` package from PyPI (installed into .tools/venv by
+//! deploy/pytools.sh) — give the same rows as our DataFusion reads, also
+//! after `arus lake optimize` rewrote the files.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use arus_lakehouse::{Kafka, Lake};
+use arus_schemas::tables;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::common::{strings, wait_for, TestEnv};
+
+const READ: &str = r#"
+import json, sys
+import deltalake
+import pyarrow as pa
+dt = deltalake.DeltaTable(sys.argv[1])
+t = dt.to_pyarrow_table(columns=["id", "user_id", "month", "amount", "category_id", "occurred_at"])
+cols = [t.column(c).to_pylist() for c in ["id", "user_id", "month", "amount", "category_id"]]
+cols.append(t.column("occurred_at").cast(pa.int64()).to_pylist())
+rows = ["|".join([i, u, m, str(a), c or "-", str(o)]) for i, u, m, a, c, o in zip(*cols)]
+print(json.dumps({"version": dt.version(), "partitions": dt.metadata().partition_columns, "rows": rows}))
+"#;
+
+fn python_reads(table_uri: &str) -> Value {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/python");
+    let out = std::process::Command::new(python).args(["-c", READ, table_uri]).output().expect("run .tools/venv/bin/python (deploy/pytools.sh installs it)");
+    assert!(out.status.success(), "python deltalake failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_deltalake_reads_the_same_transactions_with_broker() {
+    let env = TestEnv::new("interop").await;
+    let stop = CancellationToken::new();
+    let job = {
+        let (config, stop) = (env.config.clone(), stop.clone());
+        tokio::spawn(async move { arus_stream_jobs::run_named("enrich", &config, stop).await })
+    };
+    let producer = Kafka::new(&env.config).unwrap().producer().unwrap();
+    let events: Vec<_> = (0..3_000).map(|i| arus::demo::synthetic("interop", i, 20, chrono::Utc::now())).collect();
+    arus::demo::publish(&producer, &env.config, events).await.unwrap();
+    let session = env.session().await;
+    wait_for(&session, "SELECT count(*) FROM transactions", 3_000, Duration::from_secs(120)).await;
+    stop.cancel();
+    job.await.unwrap().unwrap();
+
+    let ours = || async {
+        let batches = session
+            .sql("SELECT concat_ws('|', id, user_id, month, CAST(amount AS VARCHAR), COALESCE(category_id, '-'), CAST(CAST(occurred_at AS BIGINT) AS VARCHAR)) FROM transactions")
+            .await
+            .unwrap();
+        strings(&batches, 0).into_iter().collect::<HashSet<String>>()
+    };
+    let uri = format!("{}/transactions", env.config.lake_uri());
+    for step in ["as the job wrote it", "after optimize"] {
+        let theirs = python_reads(&uri);
+        let rows: HashSet<String> = theirs["rows"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect();
+        assert_eq!(theirs["rows"].as_array().unwrap().len(), 3_000, "{step}: no row twice");
+        assert_eq!(theirs["partitions"], serde_json::json!(["month"]), "{step}");
+        let mine = ours().await;
+        assert_eq!(mine.len(), 3_000);
+        assert_eq!(rows, mine, "{step}: the same rows, amounts, months, categories and times");
+        if step == "as the job wrote it" {
+            let reports = arus_lakehouse::maintenance::optimize(&Lake::new(&env.config).unwrap(), &tables::TRANSACTIONS).await.unwrap();
+            assert!(!reports.is_empty(), "optimize rewrote some partition");
+        }
+    }
+}
