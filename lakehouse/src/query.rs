@@ -215,6 +215,12 @@ impl LakeSession {
         &self.ctx
     }
 
+    /// The always-current provider of `table`, to register elsewhere (the
+    /// SQL endpoint's per-query contexts).
+    pub fn provider(&self, table: &str) -> Option<Arc<dyn TableProvider>> {
+        self.tables.get(table).map(|t| Arc::clone(t) as Arc<dyn TableProvider>)
+    }
+
     /// Runs `sql` and collects the result.
     pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>, LakeError> {
         Ok(self.ctx.sql(sql).await?.collect().await?)

@@ -248,6 +248,13 @@ pub struct Config {
     /// Timeout of one request to WAHA.
     pub wa_http_timeout_ms: u64,
 
+    /// `POST /api/v1/sql`: at most this many rows in an answer…
+    pub sql_max_rows: usize,
+    /// …within this time…
+    pub sql_timeout_ms: u64,
+    /// …and this much memory for the query's operators.
+    pub sql_memory_mb: usize,
+
     /// Percentages of a month's budget at which the person is alerted, once
     /// each per budget and month (`80,100`).
     pub budget_alert_thresholds: String,
@@ -348,6 +355,9 @@ impl Default for Config {
             wa_retry_max_ms: 30_000,
             wa_chat_interval_ms: 1_000,
             wa_http_timeout_ms: 15_000,
+            sql_max_rows: 10_000,
+            sql_timeout_ms: 10_000,
+            sql_memory_mb: 512,
             budget_alert_thresholds: "80,100".into(),
             anomaly_window: 60,
             anomaly_min_history: 8,
@@ -455,6 +465,9 @@ impl Config {
         }
         if self.waha_session.trim().is_empty() {
             return fail("waha_session must not be empty");
+        }
+        if self.sql_max_rows == 0 || self.sql_timeout_ms == 0 || self.sql_memory_mb == 0 {
+            return fail("sql_max_rows, sql_timeout_ms and sql_memory_mb must be positive");
         }
         if let Err(e) = self.budget_thresholds() {
             return Err(ConfigError::Value(e));

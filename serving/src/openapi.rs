@@ -28,6 +28,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         api::tiers::predict, api::tiers::history,
         api::plans::list_budgets, api::plans::set_budget, api::plans::remove_budget, api::plans::list_goals, api::plans::set_goal, api::plans::remove_goal,
         api::advice::insights, api::advice::forecasts, api::advice::anomalies,
+        api::sql::run,
     ),
     components(schemas(ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth),
@@ -42,6 +43,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         (name = "tiers", description = "A lender's customers: Bronze/Silver/Gold by the rule and by k-means segment"),
         (name = "plans", description = "Monthly budgets per category and savings goals"),
         (name = "advice", description = "Insights, forecasts and unusual spending found by the advisor"),
+        (name = "sql", description = "Read-only SQL over the lakehouse: analysts over everything, everyone else over their own rows"),
     )
 )]
 pub struct ApiDoc;

@@ -96,6 +96,45 @@ impl Tables {
         Ok(partitions.get(column).cloned().unwrap_or_default())
     }
 
+    /// A fresh SQL context for one query of a principal with `scope` (the
+    /// SQL endpoint): every table they may read is registered under its
+    /// own name as a view of the lake table with the scope's filter under
+    /// it, so joins, subqueries, `UNION` and `information_schema` see only
+    /// those rows and tables. Credentials (`users`, `refresh_tokens`) are
+    /// never registered; the lender's and operators' tables only for
+    /// everyone-scoped roles (analysts, admins); tenant tables for all.
+    /// URL tables stay off: a query cannot name a file.
+    pub fn sql_context(&self, scope: &Scope) -> Result<datafusion::prelude::SessionContext, ApiError> {
+        use datafusion::datasource::{provider_as_source, ViewTable};
+        use datafusion::logical_expr::LogicalPlanBuilder;
+        use datafusion::prelude::{SessionConfig, SessionContext};
+        let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("arus", "lake");
+        let ctx = SessionContext::new_with_config(config);
+        let fail = |e: &dyn std::fmt::Display| ApiError::unavailable("the SQL session", e);
+        for def in arus_schemas::tables::ALL {
+            if matches!(def.name, "users" | "refresh_tokens") {
+                continue;
+            }
+            let tenant = def.schema.field_with_name("user_id").is_ok();
+            // The dead-letter table is the operators' (raw payloads, internal reasons).
+            let operators = def.name == "dlq";
+            let filter = match (tenant && !operators, scope.filter()) {
+                (_, None) => None,
+                (true, Some(filter)) => Some(filter),
+                // Not a person's rows: not for a person-scoped principal.
+                (false, Some(_)) => continue,
+            };
+            let provider = self.session.provider(def.name).ok_or_else(|| fail(&format!("no table {}", def.name)))?;
+            let mut plan = LogicalPlanBuilder::scan(def.name, provider_as_source(provider), None).map_err(|e| fail(&e))?;
+            if let Some(filter) = filter {
+                plan = plan.filter(filter).map_err(|e| fail(&e))?;
+            }
+            let view = ViewTable::new(plan.build().map_err(|e| fail(&e))?, None);
+            ctx.register_table(def.name, std::sync::Arc::new(view)).map_err(|e| fail(&e))?;
+        }
+        Ok(ctx)
+    }
+
     /// For readiness checks: a table answers a trivial query.
     pub async fn probe(&self, table: &str) -> Result<(), String> {
         self.session.sql(&format!("SELECT 1 FROM \"{table}\" LIMIT 1")).await.map(|_| ()).map_err(|e| e.to_string())

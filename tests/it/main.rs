@@ -15,5 +15,6 @@ mod lending;
 mod pipeline;
 mod receipts;
 mod serving;
+mod sql;
 mod up_restart;
 mod whatsapp;

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod imports;
 pub mod plans;
 pub mod receipts;
+pub mod sql;
 pub mod tiers;
 pub mod transactions;
 pub mod users;
@@ -30,7 +31,8 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl warp::Reply,), Error 
             .or(whatsapp::routes(state.clone()))
             .or(tiers::routes(state.clone()))
             .or(plans::routes(state.clone()))
-            .or(advice::routes(state)),
+            .or(advice::routes(state.clone()))
+            .or(sql::routes(state)),
     )
 }
 
