@@ -48,6 +48,14 @@ impl Lang {
     }
 }
 
+/// The name of month `month0` (0 = January) in `lang`.
+pub fn month_name(month0: u32, lang: Lang) -> &'static str {
+    const ID: [&str; 12] = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober", "November", "Desember"];
+    const EN: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    let names = if lang == Lang::Id { &ID } else { &EN };
+    names[month0 as usize % 12]
+}
+
 /// The field as a person reads it in Indonesian.
 fn field_id(field: &str) -> &str {
     match field {

@@ -39,6 +39,17 @@ impl Scope {
         }
     }
 
+    /// The scope of a list request: `principal`'s, or only `user_id` when
+    /// given and in it; `None` when `user_id` is outside it (an empty list).
+    pub fn of_or_one(principal: &Principal, auth: &AuthStore, user_id: Option<String>) -> Option<Scope> {
+        let scope = Scope::of(principal, auth);
+        match user_id {
+            Some(user) if scope.allows(&user) => Some(Scope::Own(user)),
+            Some(_) => None,
+            None => Some(scope),
+        }
+    }
+
     /// True when rows of `user_id` are visible.
     pub fn allows(&self, user_id: &str) -> bool {
         match self {
@@ -103,14 +114,17 @@ impl Tables {
     /// those rows and tables. Credentials (`users`, `refresh_tokens`) are
     /// never registered; the lender's and operators' tables only for
     /// everyone-scoped roles (analysts, admins); tenant tables for all.
-    /// URL tables stay off: a query cannot name a file.
-    pub fn sql_context(&self, scope: &Scope) -> Result<datafusion::prelude::SessionContext, ApiError> {
+    /// URL tables stay off: a query cannot name a file. Its operators get
+    /// at most `memory_bytes`.
+    pub fn sql_context(&self, scope: &Scope, memory_bytes: usize) -> Result<datafusion::prelude::SessionContext, ApiError> {
         use datafusion::datasource::{provider_as_source, ViewTable};
+        use datafusion::execution::runtime_env::RuntimeEnvBuilder;
         use datafusion::logical_expr::LogicalPlanBuilder;
         use datafusion::prelude::{SessionConfig, SessionContext};
-        let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("arus", "lake");
-        let ctx = SessionContext::new_with_config(config);
         let fail = |e: &dyn std::fmt::Display| ApiError::unavailable("the SQL session", e);
+        let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("arus", "lake");
+        let runtime = RuntimeEnvBuilder::new().with_memory_limit(memory_bytes, 1.0).build_arc().map_err(|e| fail(&e))?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         for def in arus_schemas::tables::ALL {
             if matches!(def.name, "users" | "refresh_tokens") {
                 continue;

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arus_lakehouse::Kafka;
 use arus_schemas::{tables, topics, Config};
@@ -12,40 +12,9 @@ use chrono::{Duration as Days, Utc};
 use warp::Filter;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-use crate::common::{scalar, strings};
+use crate::common::{scalar, start_job, strings, wait_committed};
 use crate::serving::{first_admin, person, Api};
-
-/// A job of this process, stopped by cancelling its token.
-struct Running(CancellationToken, JoinHandle<()>);
-
-fn start(config: &Config, name: &'static str) -> Running {
-    let (config, token) = (config.clone(), CancellationToken::new());
-    let stop = token.clone();
-    Running(stop, tokio::spawn(async move { arus_stream_jobs::run_named(name, &config, token).await.unwrap_or_else(|e| panic!("{name}: {e}")); }))
-}
-
-impl Running {
-    async fn stop(self) {
-        self.0.cancel();
-        self.1.await.unwrap();
-    }
-}
-
-/// Waits until `job` has committed past `count` messages of `topics`.
-async fn wait_committed(config: &Config, job: &str, table: &'static tables::TableDef, topics: &[&str], count: i64) {
-    let started = Instant::now();
-    loop {
-        let done = arus::lending::committed_on(config, job, table, topics).await.unwrap();
-        if done >= count {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "{job} committed {done} of {count} messages");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn spend(api: &Api, token: &str, amount: i64, what: &str, category: &str, days_ago: i64) -> String {
     let at = (Utc::now() - Days::days(days_ago)).to_rfc3339();
@@ -60,7 +29,7 @@ async fn spend(api: &Api, token: &str, amount: i64, what: &str, category: &str, 
 async fn budgets_and_goals_alert_once_per_threshold_across_restart_and_replay_with_broker() {
     let api = Api::start_with("advisor-budgets", &["enrich", "plan-budgets", "plan-goals", "audit", "dlq"], |_| {}).await;
     let config = api.env.config.clone();
-    let mut overspending = start(&config, "overspending");
+    let mut overspending = start_job(&config, "overspending");
     let admin = first_admin(&api).await;
     let (sari_id, sari) = person(&api, &admin, "sari@example.id", "user").await;
 
@@ -103,7 +72,7 @@ async fn budgets_and_goals_alert_once_per_threshold_across_restart_and_replay_wi
 
     // A restart: the state comes back from the topics, nothing is raised again.
     overspending.stop().await;
-    overspending = start(&config, "overspending");
+    overspending = start_job(&config, "overspending");
     spend(&api, &sari, -10_000, "Kerupuk", "food_drink", 0).await;
     wait_committed(&config, "overspending", &tables::BUDGET_ALERTS, &[topics::PLAN, topics::TXN], 6).await;
     assert_eq!(scalar(&session, "SELECT count(*) FROM budget_alerts").await, 1, "no second 80% alert after the restart");

@@ -141,3 +141,33 @@ pub fn arus_bin() -> PathBuf {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// A job of this process, stopped by cancelling its token.
+pub struct Running(tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>);
+
+/// Runs job `name` in this process until [`Running::stop`].
+pub fn start_job(config: &Config, name: &'static str) -> Running {
+    let (config, token) = (config.clone(), tokio_util::sync::CancellationToken::new());
+    let stop = token.clone();
+    Running(stop, tokio::spawn(async move { arus_stream_jobs::run_named(name, &config, token).await.unwrap_or_else(|e| panic!("{name}: {e}")); }))
+}
+
+impl Running {
+    pub async fn stop(self) {
+        self.0.cancel();
+        self.1.await.unwrap();
+    }
+}
+
+/// Waits until `job` has committed past `count` messages of `topics` in `table`.
+pub async fn wait_committed(config: &Config, job: &str, table: &'static arus_schemas::tables::TableDef, topics: &[&str], count: i64) {
+    let started = Instant::now();
+    loop {
+        let done = arus::lending::committed_on(config, job, table, topics).await.unwrap();
+        if done >= count {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{job} committed {done} of {count} messages of {topics:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -13,10 +13,8 @@ use arus_schemas::lending::{Bill, BillPayment, Customer, LendingEvent, LendingRe
 use arus_schemas::whatsapp::WaLink;
 use arus_schemas::{tables, topics, Config, SCHEMA_VERSION};
 use chrono::NaiveDate;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-use crate::common::{scalar, strings, wait_for};
+use crate::common::{scalar, start_job, strings, wait_for};
 use crate::serving::{first_admin, person, Api};
 use crate::whatsapp::{fake_waha, kill, rini_and_her_officer, start_notifier, RINI};
 use reqwest::StatusCode;
@@ -28,32 +26,8 @@ fn as_of() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
 }
 
-/// A job of this process, stopped by cancelling its token.
-struct Running(CancellationToken, JoinHandle<()>);
-
-fn start(config: &Config, name: &'static str) -> Running {
-    let (config, token) = (config.clone(), CancellationToken::new());
-    let stop = token.clone();
-    Running(stop, tokio::spawn(async move { arus_stream_jobs::run_named(name, &config, token).await.unwrap_or_else(|e| panic!("{name}: {e}")); }))
-}
-
-impl Running {
-    async fn stop(self) {
-        self.0.cancel();
-        self.1.await.unwrap();
-    }
-}
-
 async fn wait_committed(config: &Config, job: &str, table: &'static tables::TableDef, target: i64) {
-    let started = Instant::now();
-    loop {
-        let done = arus::lending::committed(config, job, table).await.unwrap();
-        if done >= target {
-            return;
-        }
-        assert!(started.elapsed() < Duration::from_secs(120), "{job} committed {done} of {target} lending events");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::common::wait_committed(config, job, table, &[topics::LENDING], target).await;
 }
 
 /// The `tiers` history as comparable text rows.
@@ -102,7 +76,7 @@ async fn a_loan_book_loads_with_its_problems_reported_and_tiers_follow_payments_
     let published = |file: &str| report.files.iter().find(|f| f.file == file).unwrap().published as i64;
     assert_eq!(published("bills.csv"), (data.bills.len() - data.planted.iter().filter(|p| p.file == "bills.csv").count()) as i64);
 
-    let tiering = start(config, "tiering");
+    let tiering = start_job(config, "tiering");
     let session = env.session().await;
     let long = Duration::from_secs(120);
     wait_for(&session, "SELECT count(*) FROM customers", published("customers.csv"), long).await;
@@ -132,7 +106,7 @@ async fn a_loan_book_loads_with_its_problems_reported_and_tiers_follow_payments_
 
     // Restart the tiering job: its state comes back from the topic.
     tiering.stop().await;
-    let tiering = start(config, "tiering");
+    let tiering = start_job(config, "tiering");
 
     // The same files again: nothing new in the tables or the history.
     let again = arus_ingest::lending::load(config, &dir, as_of(), |_| {}).await.unwrap();

@@ -233,14 +233,8 @@ pub fn budget_for_income(category: &str, lang: Lang) -> String {
 }
 
 fn date_words(d: NaiveDate, lang: Lang) -> String {
-    const ID: [&str; 12] = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober", "November", "Desember"];
-    const EN: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
     use chrono::Datelike;
-    let m = d.month0() as usize;
-    match lang {
-        Lang::Id => format!("{} {} {}", d.day(), ID[m], d.year()),
-        Lang::En => format!("{} {} {}", d.day(), EN[m], d.year()),
-    }
+    format!("{} {} {}", d.day(), arus_schemas::i18n::month_name(d.month0(), lang), d.year())
 }
 
 /// A goal just set.

@@ -64,12 +64,7 @@ pub struct InsightQuery {
 }
 
 fn scope_of(principal: &Principal, state: &State, user_id: Option<String>) -> Option<Scope> {
-    let scope = Scope::of(principal, &state.auth);
-    match user_id {
-        Some(user) if scope.allows(&user) => Some(Scope::Own(user)),
-        Some(_) => None,
-        None => Some(scope),
-    }
+    Scope::of_or_one(principal, &state.auth, user_id)
 }
 
 /// An insight as a person reads it.

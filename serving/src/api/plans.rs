@@ -101,12 +101,7 @@ fn today() -> NaiveDate {
 
 /// The scope a list is read in: the caller's, or one person in it.
 fn list_scope(principal: &Principal, state: &State, user_id: Option<String>) -> Option<Scope> {
-    let scope = Scope::of(principal, &state.auth);
-    match user_id {
-        Some(user) if scope.allows(&user) => Some(Scope::Own(user)),
-        Some(_) => None,
-        None => Some(scope),
-    }
+    Scope::of_or_one(principal, &state.auth, user_id)
 }
 
 /// The person a change is for: the caller, or someone they act for.
@@ -307,21 +302,39 @@ pub(crate) async fn set_budget(principal: Principal, body: bytes::Bytes, lang: L
     params(("category" = String, Path, description = "category id"), PlanQuery),
     responses((status = 202, body = PlanAccepted), (status = 404, description = "No active budget for that category in the caller's scope", body = ErrorBody)))]
 pub(crate) async fn remove_budget(category: String, principal: Principal, query: PlanQuery, info: RequestInfo, state: State) -> Result<warp::reply::Response, Rejection> {
+    let change = PlanChange::BudgetRemoved { category_id: category.clone() };
+    Ok(remove(&state, &principal, query.user_id, ("budgets", "category_id", "budget"), &category, change, &info).await?)
+}
+
+/// Publishes `change` when `table` holds an active row of the person with
+/// `column = value`; 404 otherwise.
+async fn remove(
+    state: &State,
+    principal: &Principal,
+    user_id: Option<String>,
+    (table, column, what): (&'static str, &'static str, &'static str),
+    value: &str,
+    change: PlanChange,
+    info: &RequestInfo,
+) -> Result<warp::reply::Response, ApiError> {
     principal.require_write()?;
-    let scope = list_scope(&principal, &state, Some(query.user_id.unwrap_or_else(|| principal.user_id.clone()))).ok_or_else(|| ApiError::not_found("budget"))?;
+    let scope = list_scope(principal, state, Some(user_id.unwrap_or_else(|| principal.user_id.clone()))).ok_or_else(|| ApiError::not_found(what))?;
     let Scope::Own(user_id) = scope.clone() else { unreachable!("list_scope of one person") };
+    let unavailable = format!("the {table} table");
     let frame = state
         .tables
-        .scoped(&scope, "budgets")
+        .scoped(&scope, table)
         .await?
-        .filter(col("active").eq(lit(true)).and(col("category_id").eq(lit(category.clone()))))
-        .map_err(|e| ApiError::unavailable("the budgets table", &e))?;
-    if collect_rows::<BudgetRow>(frame, "the budgets table").await?.is_empty() {
-        return Err(ApiError::not_found("budget").into());
+        .filter(col("active").eq(lit(true)).and(col(column).eq(lit(value.to_owned()))))
+        .and_then(|f| f.select_columns(&[column]))
+        .map_err(|e| ApiError::unavailable(&unavailable, &e))?;
+    if frame.count().await.map_err(|e| ApiError::unavailable(&unavailable, &e))? == 0 {
+        return Err(ApiError::not_found(what));
     }
-    let event_id = publish(&state, &principal, &user_id, PlanChange::BudgetRemoved { category_id: category.clone() }).await?;
-    state.auditor.record(&info, Audit { action: "budget.removed", outcome: AuditOutcome::Success, actor: Some(&principal), target: Some(&user_id), detail: Some(category.clone()) }).await;
-    Ok(accepted(&category, event_id))
+    let event_id = publish(state, principal, &user_id, change).await?;
+    let action = if what == "budget" { "budget.removed" } else { "goal.removed" };
+    state.auditor.record(info, Audit { action, outcome: AuditOutcome::Success, actor: Some(principal), target: Some(&user_id), detail: Some(value.to_owned()) }).await;
+    Ok(accepted(value, event_id))
 }
 
 /// A goal to set (or change: the same name, or `goal_id`, replaces it).
@@ -464,19 +477,6 @@ pub(crate) async fn set_goal(principal: Principal, body: bytes::Bytes, lang: Lan
     params(("goal_id" = String, Path, description = "goal id"), PlanQuery),
     responses((status = 202, body = PlanAccepted), (status = 404, description = "No active goal with that id in the caller's scope", body = ErrorBody)))]
 pub(crate) async fn remove_goal(goal_id: String, principal: Principal, query: PlanQuery, info: RequestInfo, state: State) -> Result<warp::reply::Response, Rejection> {
-    principal.require_write()?;
-    let scope = list_scope(&principal, &state, Some(query.user_id.unwrap_or_else(|| principal.user_id.clone()))).ok_or_else(|| ApiError::not_found("goal"))?;
-    let Scope::Own(user_id) = scope.clone() else { unreachable!("list_scope of one person") };
-    let frame = state
-        .tables
-        .scoped(&scope, "goals")
-        .await?
-        .filter(col("active").eq(lit(true)).and(col("goal_id").eq(lit(goal_id.clone()))))
-        .map_err(|e| ApiError::unavailable("the goals table", &e))?;
-    if collect_rows::<GoalRow>(frame, "the goals table").await?.is_empty() {
-        return Err(ApiError::not_found("goal").into());
-    }
-    let event_id = publish(&state, &principal, &user_id, PlanChange::GoalRemoved { goal_id: goal_id.clone() }).await?;
-    state.auditor.record(&info, Audit { action: "goal.removed", outcome: AuditOutcome::Success, actor: Some(&principal), target: Some(&user_id), detail: Some(goal_id.clone()) }).await;
-    Ok(accepted(&goal_id, event_id))
+    let change = PlanChange::GoalRemoved { goal_id: goal_id.clone() };
+    Ok(remove(&state, &principal, query.user_id, ("goals", "goal_id", "goal"), &goal_id, change, &info).await?)
 }

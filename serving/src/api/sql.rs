@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use arrow::record_batch::RecordBatch;
 use arus_schemas::{AuditOutcome, Lang, ValidationError};
 use datafusion::execution::context::SQLOptions;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
@@ -145,10 +144,11 @@ fn json_rows(batches: &[RecordBatch]) -> Result<Vec<serde_json::Value>, String> 
 }
 
 fn csv_bytes(schema: &arrow::datatypes::Schema, batches: &[RecordBatch]) -> Result<Vec<u8>, String> {
-    let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(Vec::new());
     if batches.is_empty() {
-        return Ok(schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(",").into_bytes().into_iter().chain(*b"\n").collect());
+        // The writer writes the header with the first batch: no batch, no header.
+        return Ok(format!("{}\n", schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(",")).into_bytes());
     }
+    let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(Vec::new());
     for b in batches {
         writer.write(b).map_err(|e| e.to_string())?;
     }
@@ -186,12 +186,8 @@ pub(crate) async fn run(
         return Err(refused(code, why, lang).into());
     }
     let scope = Scope::of(&principal, &state.auth);
-    let ctx = state.tables.sql_context(&scope)?;
     let limits = &state.config;
-    let ctx = {
-        let runtime = RuntimeEnvBuilder::new().with_memory_limit(limits.sql_memory_mb << 20, 1.0).build_arc().map_err(|e| ApiError::unavailable("the SQL session", &e))?;
-        SessionContext::new_with_state(datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state()).with_runtime_env(Arc::clone(&runtime)).build())
-    };
+    let ctx = state.tables.sql_context(&scope, limits.sql_memory_mb << 20)?;
     let max_rows = request.max_rows.unwrap_or(limits.sql_max_rows).clamp(1, limits.sql_max_rows);
     let (batches, truncated) = match query(&ctx, &request.sql, max_rows, Duration::from_millis(limits.sql_timeout_ms)).await {
         Ok(answer) => answer,

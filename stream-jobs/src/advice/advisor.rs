@@ -160,9 +160,8 @@ fn last_month(today: NaiveDate) -> (NaiveDate, NaiveDate, String) {
 }
 
 fn month_words(d: NaiveDate) -> (String, String) {
-    const ID: [&str; 12] = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober", "November", "Desember"];
-    const EN: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-    (format!("bulan {} {}", ID[d.month0() as usize], d.year()), format!("in {} {}", EN[d.month0() as usize], d.year()))
+    let name = |lang| arus_schemas::i18n::month_name(d.month0(), lang);
+    (format!("bulan {} {}", name(Lang::Id), d.year()), format!("in {} {}", name(Lang::En), d.year()))
 }
 
 /// One run at `now`: forecasts, shortfall alerts, and the insights of `periods`.
