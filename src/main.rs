@@ -31,7 +31,7 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Run one streaming job (enrich, dlq, accounts, audit, imports, ocr, wa-router, notifier, lending-customers, lending-loans, lending-bills, lending-tasks, lending-participants, tiering, plan-budgets, plan-goals, overspending, anomalies, advisor) against ARUS_KAFKA_BROKERS.
+    /// Run one streaming job (enrich, dlq, accounts, audit, imports, ocr, wa-router, notifier, lending-customers, lending-loans, lending-bills, lending-tasks, lending-participants, tiering, plan-budgets, plan-goals, overspending, anomalies, advisor, daily-totals) against ARUS_KAFKA_BROKERS.
     Job {
         name: String,
         /// `advisor` only: one run now (forecasts, alerts, last week's and last month's insights), then exit.

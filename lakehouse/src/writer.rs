@@ -72,11 +72,14 @@ pub fn cluster_fingerprint(cluster_id: &str) -> i64 {
 }
 
 /// How buffered updates change rows already in the table: the rows whose
-/// `keys` equal an update's get its values of `set`.
+/// `keys` equal an update's get its values of `set`; with `insert`, an
+/// update whose key is not in the table is inserted as a row (an upsert:
+/// `keys` and `set` must then name every column).
 #[derive(Debug, Clone)]
 pub struct UpdateSpec {
     pub keys: &'static [&'static str],
     pub set: &'static [&'static str],
+    pub insert: bool,
 }
 
 /// What one flush committed.
@@ -382,8 +385,8 @@ impl<T: Serialize, U: Serialize> ExactlyOnceWriter<T, U> {
             .map(|k| col(format!("t.{k}")).eq(col(format!("s.{k}"))))
             .reduce(Expr::and)
             .ok_or_else(|| LakeError::Rows { table: name, reason: "an update spec needs a key".into() })?;
-        let set = spec.set;
-        let (table, metrics) = self
+        let (set, keys) = (spec.set, spec.keys);
+        let mut merge = self
             .table
             .clone()
             .merge(source, on)
@@ -395,11 +398,19 @@ impl<T: Serialize, U: Serialize> ExactlyOnceWriter<T, U> {
                     update = update.update(*c, col(format!("s.{c}")));
                 }
                 update
-            })?
-            .await?;
+            })?;
+        if spec.insert {
+            merge = merge.when_not_matched_insert(|mut insert| {
+                for c in keys.iter().chain(set) {
+                    insert = insert.set(*c, col(format!("s.{c}")));
+                }
+                insert
+            })?;
+        }
+        let (table, metrics) = merge.await?;
         self.table = table;
         let version = self.table.version().unwrap_or(0);
-        Ok((version, metrics.num_target_rows_updated))
+        Ok((version, metrics.num_target_rows_updated + metrics.num_target_rows_inserted))
     }
 }
 
@@ -511,7 +522,7 @@ mod tests {
     async fn updates_change_rows_in_place_and_commit_their_own_positions() {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::at(dir.path().to_str().unwrap()).unwrap();
-        let spec = UpdateSpec { keys: &["id", "month"], set: &["category_id"] };
+        let spec = UpdateSpec { keys: &["id", "month"], set: &["category_id"], insert: false };
         let open = || async {
             ExactlyOnceWriter::<Transaction, Category>::open(&lake, &tables::TRANSACTIONS, "enrich", settings()).await.unwrap().with_updates(spec.clone()).unwrap()
         };

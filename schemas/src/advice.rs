@@ -123,3 +123,30 @@ pub struct InsightRow {
     pub narrator: Option<String>,
     pub created_at: DateTime<Utc>,
 }
+
+/// A row of `daily_totals`: what one person's transactions of one day
+/// (WIB) and category add up to, kept by the `daily-totals` job as the
+/// stream goes so dashboards never scan `transactions`. Reversals count
+/// against what they cancel; a category correction moves its amount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DailyTotalRow {
+    pub user_id: String,
+    /// `YYYY-MM` of `day`: the table's partition column.
+    pub month: String,
+    pub day: NaiveDate,
+    pub category_id: String,
+    /// Money in, whole rupiah (minus reversed money in).
+    pub income: i64,
+    /// Money out as a positive amount (minus reversed money out).
+    pub expense: i64,
+    /// Transactions counted (reversals included).
+    pub count: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl DailyTotalRow {
+    /// The MERGE key: one row per person, day and category.
+    pub const KEY: &'static [&'static str] = &["user_id", "month", "day", "category_id"];
+    /// What a MERGE sets on a row that exists.
+    pub const SET: &'static [&'static str] = &["income", "expense", "count", "updated_at"];
+}

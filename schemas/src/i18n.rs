@@ -85,6 +85,12 @@ fn field_id(field: &str) -> &str {
         "from_month" => "bulan mulai",
         "goal_id" => "id target",
         "month" => "bulan",
+        "from" => "tanggal awal",
+        "to" => "tanggal akhir",
+        "period" => "periode",
+        "months" => "jumlah bulan",
+        "by" => "pengelompokan",
+        "format" => "format",
         other => other,
     }
 }
@@ -129,6 +135,7 @@ fn message_id(e: &ValidationError) -> Option<String> {
         "unknown_category" => format!("{field} tidak dikenal"),
         "income_category" => format!("{field} adalah kategori pemasukan; anggaran hanya untuk pengeluaran"),
         "invalid_month" => format!("{field} harus berformat YYYY-MM"),
+        "invalid_period" => format!("{field} harus berformat YYYY-MM (bulan) atau YYYY-Qn (kuartal)"),
         "before_start" => format!("{field} tidak boleh sebelum tanggal mulai"),
         "invalid_id" => format!("{field} hanya huruf kecil dan angka yang dipisah -"),
         _ => return None,

@@ -733,10 +733,32 @@ pub static INSIGHTS: TableDef = TableDef {
     description: "structured insights per person and period (rule, severity, facts) with Indonesian and English text",
 };
 
+static DAILY_TOTALS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("user_id", DataType::Utf8, false),
+        f("month", DataType::Utf8, false),
+        f("day", DataType::Date32, false),
+        f("category_id", DataType::Utf8, false),
+        f("income", DataType::Int64, false),
+        f("expense", DataType::Int64, false),
+        f("count", DataType::Int64, false),
+        f("updated_at", ts(), false),
+    ]))
+});
+
+/// Per person, day and category totals kept in the stream ([`crate::advice::DailyTotalRow`]).
+pub static DAILY_TOTALS: TableDef = TableDef {
+    name: "daily_totals",
+    schema: &DAILY_TOTALS_SCHEMA,
+    partition_columns: &["month"],
+    cluster_by: &["user_id"],
+    description: "money in and out per person, day (WIB) and category, kept by the daily-totals job as transactions and corrections arrive; what dashboards and reports read",
+};
+
 /// Every table the catalogue knows, in creation order.
 pub static ALL: &[&TableDef] =
     &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG, &IMPORT_JOBS, &STATEMENT_MAPPINGS, &MODELS, &MEDIA, &WHATSAPP_LINKS, &WHATSAPP_MESSAGES, &NOTIFICATIONS,
-      &CUSTOMERS, &LOANS, &BILLS, &TASKS, &TASK_PARTICIPANTS, &TIERS, &DQ_RESULTS, &BUDGETS, &GOALS, &BUDGET_ALERTS, &ANOMALIES, &FORECASTS, &INSIGHTS];
+      &CUSTOMERS, &LOANS, &BILLS, &TASKS, &TASK_PARTICIPANTS, &TIERS, &DQ_RESULTS, &BUDGETS, &GOALS, &BUDGET_ALERTS, &ANOMALIES, &FORECASTS, &INSIGHTS, &DAILY_TOTALS];
 
 /// The table named `name`, if the catalogue has it.
 pub fn by_name(name: &str) -> Option<&'static TableDef> {

@@ -28,6 +28,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         api::tiers::predict, api::tiers::history,
         api::plans::list_budgets, api::plans::set_budget, api::plans::remove_budget, api::plans::list_goals, api::plans::set_goal, api::plans::remove_goal,
         api::advice::insights, api::advice::forecasts, api::advice::anomalies,
+        api::dashboard::summary, api::dashboard::cashflow, api::dashboard::categories, api::dashboard::income_expense, api::dashboard::partners, api::dashboard::report,
         api::sql::run,
     ),
     components(schemas(ErrorBody, ErrorDetail, FieldError)),
@@ -43,6 +44,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         (name = "tiers", description = "A lender's customers: Bronze/Silver/Gold by the rule and by k-means segment"),
         (name = "plans", description = "Monthly budgets per category and savings goals"),
         (name = "advice", description = "Insights, forecasts and unusual spending found by the advisor"),
+        (name = "dashboard", description = "Totals, cash flow, categories and reports from the aggregate kept in the stream; officers' partner list"),
         (name = "sql", description = "Read-only SQL over the lakehouse: analysts over everything, everyone else over their own rows"),
     )
 )]

@@ -89,6 +89,14 @@ impl Tables {
         frame.filter(col("customer_number").eq(lit(customer_number.to_owned()))).map_err(|e| ApiError::unavailable(table, &e))
     }
 
+    /// The rows of several lender customers of a lending table (the
+    /// officers' partner list); callers decide who may see them.
+    pub async fn lending_of(&self, table: &str, customer_numbers: &[String]) -> Result<DataFrame, ApiError> {
+        let frame = self.session.context().table(table).await.map_err(|e| ApiError::unavailable(table, &e))?;
+        let numbers = customer_numbers.iter().map(|c| lit(c.clone())).collect();
+        frame.filter(col("customer_number").in_list(numbers, false)).map_err(|e| ApiError::unavailable(table, &e))
+    }
+
     /// `table` restricted to `scope`: the only way the API reads a table
     /// that holds tenants' rows.
     pub async fn scoped(&self, scope: &Scope, table: &str) -> Result<DataFrame, ApiError> {

@@ -236,6 +236,7 @@ impl Job for Enrich {
         Some(UpdateSpec {
             keys: &["id", "month", "user_id"],
             set: &["category_id", "category_confidence", "status", "category_source", "confirmed_at"],
+            insert: false,
         })
     }
 

@@ -63,7 +63,7 @@ impl<T: KeyedTable> Job for TableJob<T> {
     }
 
     fn update_spec(&self) -> Option<UpdateSpec> {
-        Some(UpdateSpec { keys: T::KEY, set: T::SET })
+        Some(UpdateSpec { keys: T::KEY, set: T::SET, insert: false })
     }
 
     async fn restore_state(&mut self, table: &DeltaTable) -> Result<(), JobError> {

@@ -13,6 +13,7 @@ pub mod lending;
 pub mod plans;
 pub mod replay;
 pub mod runner;
+pub mod totals;
 pub mod whatsapp;
 
 use arus_schemas::Config;
@@ -42,6 +43,7 @@ pub const JOB_NAMES: &[&str] = &[
     advice::overspending::NAME,
     advice::anomalies::NAME,
     advice::advisor::NAME,
+    totals::NAME,
 ];
 
 /// Runs the job called `name` until `shutdown` is cancelled, then commits
@@ -89,6 +91,7 @@ pub async fn run_named(name: &str, config: &Config, shutdown: CancellationToken)
             let r = advice::advisor::run(config, shutdown).await?;
             Ok(JobReport { consumed: r.people, rows: r.forecast_rows + r.insights, emitted: r.alerts, ..JobReport::default() })
         }
+        totals::NAME => runner::run(totals::DailyTotals::new(config), config, shutdown).await,
         other => Err(JobError::UnknownJob(other.to_owned())),
     }
 }

@@ -46,6 +46,8 @@ pub enum Outcome<R, U = ()> {
     Rows(Vec<R>),
     /// A change to rows already in the job's table (see [`Job::update_spec`]).
     Update(U),
+    /// Several changes from one message (none: like `Ignored`).
+    Updates(Vec<U>),
     /// Nothing new: the same event was already written (same idempotency key).
     Duplicate,
     /// Nothing for this job's table: an event of a kind another job
@@ -239,6 +241,17 @@ impl<J: Job> Runner<J> {
                 self.report.updates += 1;
                 self.writer.push_update(update, topic, partition, offset);
                 return;
+            }
+            Outcome::Updates(updates) if !updates.is_empty() => {
+                self.report.updates += updates.len() as u64;
+                for update in updates {
+                    self.writer.push_update(update, topic, partition, offset);
+                }
+                return;
+            }
+            Outcome::Updates(_) => {
+                self.report.ignored += 1;
+                None
             }
             Outcome::Duplicate => {
                 self.report.duplicates += 1;

@@ -6,6 +6,7 @@
 mod common;
 mod classifier;
 mod crash;
+mod dashboard;
 mod dead_letters;
 mod advisor;
 mod forecast;

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod advice;
 pub mod auth;
+pub mod dashboard;
 pub mod imports;
 pub mod plans;
 pub mod receipts;
@@ -32,6 +33,7 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl warp::Reply,), Error 
             .or(tiers::routes(state.clone()))
             .or(plans::routes(state.clone()))
             .or(advice::routes(state.clone()))
+            .or(dashboard::routes(state.clone()))
             .or(sql::routes(state)),
     )
 }

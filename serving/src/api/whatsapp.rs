@@ -44,6 +44,17 @@ impl Links {
         Ok(Self::current(&mut log).await?.into_iter().filter(|l| l.active && l.customer_id.as_deref() == Some(customer)).map(|l| l.user_id).collect())
     }
 
+    /// The customer number each of `users` is linked to (active links).
+    pub async fn customers_of(&self, users: &[String]) -> Result<std::collections::HashMap<String, String>, LakeError> {
+        let mut log = self.log.lock().await;
+        Ok(Self::current(&mut log)
+            .await?
+            .into_iter()
+            .filter(|l| l.active && users.contains(&l.user_id))
+            .filter_map(|l| Some((l.user_id, l.customer_id?)))
+            .collect())
+    }
+
     /// The latest revision of every number.
     async fn current(log: &mut AppendLog<WaLink>) -> Result<Vec<WaLink>, LakeError> {
         log.refresh().await?;
