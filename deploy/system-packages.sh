@@ -10,7 +10,7 @@
 set -euo pipefail
 packages=(build-essential pkg-config mold curl
   tesseract-ocr tesseract-ocr-eng tesseract-ocr-ind libtesseract-dev libleptonica-dev libclang-dev clang
-  fonts-dejavu-core)
+  fonts-dejavu-core postgresql-client chromium-headless-shell wrk)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -37,6 +37,10 @@ pub async fn ensure_broker(config: &mut Config) -> Result<Option<EmbeddedBroker>
 
 /// Runs `arus up` until `shutdown` is cancelled or a part fails.
 pub async fn up(mut config: Config, demo: bool, shutdown: CancellationToken) -> Result<()> {
+    // The demo opens the Postgres protocol too, for psql and BI tools.
+    if demo && config.pg_addr.is_none() {
+        config.pg_addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 5433)));
+    }
     let broker = ensure_broker(&mut config).await?;
     let result = run_parts(&config, demo, shutdown).await;
     if let Some(broker) = broker {

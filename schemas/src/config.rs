@@ -131,6 +131,9 @@ pub struct Config {
 
     /// Address of the HTTP API.
     pub http_addr: SocketAddr,
+    /// Address of the Postgres wire protocol (read-only SQL for psql,
+    /// JDBC, ODBC); off when unset.
+    pub pg_addr: Option<SocketAddr>,
     /// The serving layer reloads a table's Delta log at most this often.
     pub table_refresh_ms: u64,
 
@@ -308,6 +311,7 @@ impl Default for Config {
             batch_max_latency_ms: 400,
             checkpoint_interval: 20,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            pg_addr: None,
             table_refresh_ms: 100,
             cors_origins: String::new(),
             http_max_body_bytes: 64 * 1024,

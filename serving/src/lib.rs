@@ -13,6 +13,7 @@ pub mod health;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
+pub mod pg;
 pub mod rows;
 
 use std::net::SocketAddr;
@@ -170,8 +171,22 @@ pub async fn serve(
         let _ = bound.send(addr);
     }
     let reload = tokio::spawn(reload_auth(state.clone(), shutdown.clone()));
+    let pg = match config.pg_addr {
+        Some(addr) => {
+            let (state, shutdown) = (state.clone(), shutdown.clone());
+            Some(tokio::spawn(async move {
+                if let Err(e) = pg::serve(state, addr, shutdown, None).await {
+                    tracing::error!(%addr, error = %e, "the Postgres wire protocol could not listen (ARUS_PG_ADDR)");
+                }
+            }))
+        }
+        None => None,
+    };
     observe::serve(listener, app, observe::RouteTemplates::new(openapi::route_templates()), shutdown).await;
     reload.abort();
+    if let Some(pg) = pg {
+        pg.abort();
+    }
     Ok(())
 }
 

@@ -152,7 +152,7 @@ impl Tables {
                 plan = plan.filter(filter).map_err(|e| fail(&e))?;
             }
             let view = ViewTable::new(plan.build().map_err(|e| fail(&e))?, None);
-            ctx.register_table(def.name, std::sync::Arc::new(view)).map_err(|e| fail(&e))?;
+            ctx.register_table(def.name, std::sync::Arc::new(ScopedTable(view))).map_err(|e| fail(&e))?;
         }
         Ok(ctx)
     }
@@ -160,6 +160,42 @@ impl Tables {
     /// For readiness checks: a table answers a trivial query.
     pub async fn probe(&self, table: &str) -> Result<(), String> {
         self.session.sql(&format!("SELECT 1 FROM \"{table}\" LIMIT 1")).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// A lake table as a person sees it: a view with their row filter under
+/// it, that calls itself a table (it is one to them), so clients that list
+/// tables — `information_schema`, psql's `\dt`, drivers' metadata — show
+/// it as one.
+#[derive(Debug)]
+struct ScopedTable(datafusion::datasource::ViewTable);
+
+#[async_trait::async_trait]
+impl datafusion::catalog::TableProvider for ScopedTable {
+    fn schema(&self) -> arrow::datatypes::SchemaRef {
+        self.0.schema()
+    }
+
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        datafusion::datasource::TableType::Base
+    }
+
+    fn get_logical_plan(&self) -> Option<std::borrow::Cow<'_, datafusion::logical_expr::LogicalPlan>> {
+        self.0.get_logical_plan()
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> datafusion::error::Result<Vec<datafusion::logical_expr::TableProviderFilterPushDown>> {
+        self.0.supports_filters_pushdown(filters)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        self.0.scan(state, projection, filters, limit).await
     }
 }
 

@@ -99,3 +99,128 @@ async fn analysts_query_everything_people_only_their_rows_and_nothing_writes_wit
     let count: usize = reader.map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(count, 4);
 }
+
+/// `psql` (Debian's postgresql-client) against our wire protocol: the
+/// standard output and whether it succeeded, with its error output.
+fn psql(port: u16, login: &str, password: &str, command: &str) -> (bool, String, String) {
+    let out = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", login, "-d", "arus", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", command])
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .env("PGSSLMODE", "disable")
+        .output()
+        .expect("psql from postgresql-client (deploy/system-packages.sh installs it)");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).trim().to_owned(), String::from_utf8_lossy(&out.stderr).trim().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_and_a_driver_log_in_list_tables_and_query_only_their_rows_with_broker() {
+    let port = crate::common::free_port();
+    let api = Api::start_with("pg", &["enrich", "audit"], |c| c.pg_addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)))).await;
+    let admin = first_admin(&api).await;
+    person(&api, &admin, "analis@example.id", "analyst").await;
+    let (ani_id, ani) = person(&api, &admin, "ani@example.id", "user").await;
+    let (beni_id, beni) = person(&api, &admin, "beni@example.id", "user").await;
+    for (token, amounts) in [(&ani, [-10_000, 25_000, -5_000]), (&beni, [-7_000, -3_000, 0])] {
+        for amount in amounts.into_iter().filter(|a| *a != 0) {
+            let (status, b) = api.send(Method::POST, "/api/v1/transactions", token, json!({"amount": amount, "description": "warung"})).await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{b}");
+        }
+    }
+    let pw = "kata-sandi-rahasia";
+    let started = std::time::Instant::now();
+    // The analyst's aggregate over everyone, once enrich has written all five.
+    let everyone = loop {
+        let (ok, out, err) = tokio::task::spawn_blocking(move || psql(port, "analis@example.id", pw, "SELECT user_id, count(*), sum(amount) FROM transactions GROUP BY user_id ORDER BY user_id")).await.unwrap();
+        assert!(ok, "psql failed: {err}");
+        if out.lines().map(|l| l.split('|').nth(1).unwrap().parse::<i64>().unwrap()).sum::<i64>() == 5 {
+            break out;
+        }
+        assert!(started.elapsed().as_secs() < 30, "{out}");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    let mut expected = vec![format!("{ani_id}|3|10000"), format!("{beni_id}|2|-10000")];
+    expected.sort();
+    assert_eq!(everyone.lines().collect::<Vec<_>>(), expected);
+
+    let run = |login: &'static str, password: &'static str, sql: &'static str| tokio::task::spawn_blocking(move || psql(port, login, password, sql));
+    // The same query as a person: only their rows.
+    let (ok, out, err) = run("ani@example.id", pw, "SELECT user_id, count(*), sum(amount) FROM transactions GROUP BY user_id").await.unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(out, format!("{ani_id}|3|10000"));
+    // psql's \dt lists the tables a person may read: theirs, never credentials or the lender's.
+    let (ok, tables, err) = run("ani@example.id", pw, "\\dt").await.unwrap();
+    assert!(ok, "{err}");
+    assert!(tables.lines().any(|l| l.contains("|transactions|")), "{tables}");
+    assert!(tables.lines().any(|l| l.contains("|daily_totals|")), "{tables}");
+    for hidden in ["|users|", "|refresh_tokens|", "|customers|", "|dlq|"] {
+        assert!(!tables.contains(hidden), "{hidden} listed: {tables}");
+    }
+    let (ok, all_tables, _) = run("analis@example.id", pw, "\\dt").await.unwrap();
+    assert!(ok && all_tables.contains("|customers|") && !all_tables.contains("|users|"), "{all_tables}");
+
+    // Cross-tenant tricks see only Ani's rows.
+    for trick in [
+        "SELECT count(*) FROM transactions a JOIN transactions b ON a.user_id <> b.user_id",
+        "SELECT count(*) FROM (SELECT * FROM transactions UNION ALL SELECT * FROM transactions WHERE user_id <> user_id) t WHERE user_id <> (SELECT min(user_id) FROM transactions)",
+        "SELECT count(*) FROM transactions WHERE user_id IN (SELECT user_id FROM daily_totals) AND amount = -7000",
+    ] {
+        let (ok, out, err) = run("ani@example.id", pw, trick).await.unwrap();
+        assert!(ok, "{trick}: {err}");
+        assert_eq!(out, "0", "{trick}");
+    }
+    let (ok, out, _) = run("ani@example.id", pw, "SELECT table_name FROM information_schema.tables WHERE table_name IN ('users', 'customers', 'transactions')").await.unwrap();
+    assert!(ok);
+    assert_eq!(out, "transactions");
+
+    // Writes, file tricks and the credential table are refused; nothing changes.
+    for refused in [
+        "INSERT INTO transactions (id) VALUES ('x')",
+        "DELETE FROM transactions",
+        "UPDATE transactions SET amount = 0",
+        "CREATE TABLE t AS SELECT * FROM transactions",
+        "DROP TABLE transactions",
+        "COPY transactions TO '/tmp/arus-leak.csv'",
+        "SELECT * INTO stolen FROM transactions",
+        "CREATE EXTERNAL TABLE passwd STORED AS CSV LOCATION '/etc/passwd'",
+        "SELECT * FROM '/etc/passwd'",
+        "SELECT pg_read_file('/etc/passwd')",
+        "SELECT * FROM users",
+    ] {
+        let (ok, out, err) = run("ani@example.id", pw, refused).await.unwrap();
+        assert!(!ok, "{refused} ran: {out}");
+        assert!(!out.contains("root:") && !err.contains("root:"), "{refused}: {err}");
+    }
+    assert!(!std::path::Path::new("/tmp/arus-leak.csv").exists());
+    let (ok, _, err) = run("ani@example.id", pw, "DELETE FROM transactions").await.unwrap();
+    assert!(!ok && err.contains("read-only"), "{err}");
+    let (_, out, _) = run("analis@example.id", pw, "SELECT count(*) FROM transactions").await.unwrap();
+    assert_eq!(out, "5");
+
+    // A wrong password or an unknown login gets nothing.
+    let (ok, _, err) = run("ani@example.id", "salah-sandi-1234", "SELECT 1").await.unwrap();
+    assert!(!ok && err.to_lowercase().contains("password authentication failed"), "{err}");
+    let (ok, _, _) = run("nobody@example.id", pw, "SELECT 1").await.unwrap();
+    assert!(!ok);
+
+    // A driver on the extended protocol (prepared statements, typed
+    // parameters), as JDBC and ODBC use it: Beni's rows only.
+    let (client, connection) = tokio_postgres::Config::new()
+        .host("127.0.0.1")
+        .port(port)
+        .user("beni@example.id")
+        .password(pw)
+        .dbname("arus")
+        .connect(tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let rows = client.query("SELECT user_id, amount FROM transactions WHERE amount < $1 ORDER BY amount", &[&-5_000i64]).await.unwrap();
+    let got: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(got, [(beni_id.clone(), -7_000)]);
+    let refused = client.query("DELETE FROM transactions WHERE amount < $1", &[&0i64]).await;
+    assert!(refused.is_err(), "a write through a prepared statement");
+    let rows = client.query("SELECT count(*) FROM transactions", &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 2);
+    let _ = beni;
+}
