@@ -7,14 +7,17 @@
 
 pub mod api;
 pub mod audit;
+pub mod charts;
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
 pub mod pg;
 pub mod rows;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -52,6 +55,7 @@ pub struct AppState {
     pub webhook: Webhook,
     pub links: Links,
     pub segments: api::tiers::Segments,
+    pub feed: events::Feed,
 }
 
 pub type State = Arc<AppState>;
@@ -102,6 +106,7 @@ impl AppState {
             webhook,
             links: Links::open(&lake).await?,
             segments: api::tiers::Segments::open(&lake, Duration::from_millis(config.model_poll_ms)).await?,
+            feed: events::Feed::new(config, tokio_util::sync::CancellationToken::new()),
         }))
     }
 }
@@ -138,7 +143,9 @@ pub fn routes(
         .or(metrics::routes())
         .or(openapi::routes())
         .or(api::whatsapp::webhook_routes(state.clone()))
+        .or(events::routes(state.clone()))
         .or(api::routes(state.clone()))
+        .or(web::routes())
         .map(Reply::into_response);
     let app = match cors(&state.config)? {
         Some(cors) => app.with(cors).map(Reply::into_response).boxed(),
@@ -171,6 +178,14 @@ pub async fn serve(
         let _ = bound.send(addr);
     }
     let reload = tokio::spawn(reload_auth(state.clone(), shutdown.clone()));
+    {
+        // Open event streams end with the server, not after the drain.
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            state.feed.stop();
+        });
+    }
     let pg = match config.pg_addr {
         Some(addr) => {
             let (state, shutdown) = (state.clone(), shutdown.clone());

@@ -28,7 +28,7 @@ use crate::error::{ErrorBody, ErrorDetail, FieldError};
         api::tiers::predict, api::tiers::history,
         api::plans::list_budgets, api::plans::set_budget, api::plans::remove_budget, api::plans::list_goals, api::plans::set_goal, api::plans::remove_goal,
         api::advice::insights, api::advice::forecasts, api::advice::anomalies,
-        api::dashboard::summary, api::dashboard::cashflow, api::dashboard::categories, api::dashboard::income_expense, api::dashboard::partners, api::dashboard::report,
+        api::dashboard::summary, api::dashboard::cashflow, api::dashboard::categories, api::dashboard::income_expense, api::dashboard::partners, api::dashboard::report, api::dashboard::cashflow_chart, api::dashboard::categories_chart, crate::events::events,
         api::sql::run,
     ),
     components(schemas(ErrorBody, ErrorDetail, FieldError)),
@@ -70,7 +70,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// Every path template of the API plus the operational routes, for metric labels.
 pub fn route_templates() -> Vec<String> {
     let mut templates: Vec<String> = document().paths.paths.keys().cloned().collect();
-    templates.extend(["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/{file}"].map(String::from));
+    templates.extend(["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/{file}", "/", "/assets/{file}", "/sw.js", "/manifest.webmanifest"].map(String::from));
     templates
 }
 

@@ -5,6 +5,7 @@
 
 mod common;
 mod classifier;
+mod browser;
 mod crash;
 mod dashboard;
 mod dead_letters;

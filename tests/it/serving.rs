@@ -19,7 +19,7 @@ pub(crate) struct Api {
     pub(crate) env: TestEnv,
     pub(crate) base: String,
     pub(crate) client: Client,
-    shutdown: CancellationToken,
+    pub(crate) shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 

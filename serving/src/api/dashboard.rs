@@ -79,6 +79,20 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Reje
         .and(authenticated(state.clone()))
         .and(with_state(state.clone()))
         .and_then(partners);
+    let cashflow_chart = warp::path!("dashboard" / "charts" / "cashflow.svg")
+        .and(warp::get())
+        .and(authenticated(state.clone()))
+        .and(warp::query::<CashflowQuery>())
+        .and(lang())
+        .and(with_state(state.clone()))
+        .and_then(cashflow_chart);
+    let categories_chart = warp::path!("dashboard" / "charts" / "categories.svg")
+        .and(warp::get())
+        .and(authenticated(state.clone()))
+        .and(warp::query::<RangeQuery>())
+        .and(lang())
+        .and(with_state(state.clone()))
+        .and_then(categories_chart);
     let report = warp::path!("reports" / String)
         .and(warp::get())
         .and(authenticated(state.clone()))
@@ -87,7 +101,7 @@ pub fn routes(state: State) -> impl Filter<Extract = (impl Reply,), Error = Reje
         .and(lang())
         .and(with_state(state))
         .and_then(report);
-    summary.or(cashflow).or(categories).or(series).or(partners).or(report)
+    summary.or(cashflow).or(categories).or(series).or(partners).or(cashflow_chart).or(categories_chart).or(report)
 }
 
 /// A period of days (WIB), both ends included.
@@ -345,20 +359,48 @@ async fn months(state: &State, scope: &Scope, first: NaiveDate, last: NaiveDate)
     Ok(out)
 }
 
-#[utoipa::path(get, path = "/api/v1/dashboard/cashflow", operation_id = "dashboard_cashflow", tag = "dashboard", security(("bearer" = [])), params(CashflowQuery),
-    responses((status = 200, description = "Income, spending and net per month, oldest first, months without transactions included", body = [MonthFlow]),
-        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub(crate) async fn cashflow(principal: Principal, query: CashflowQuery, lang: Lang, state: State) -> Result<warp::reply::Response, Rejection> {
+/// The months of a cash-flow request, and whose.
+fn cashflow_months(principal: &Principal, query: CashflowQuery, lang: Lang, state: &State) -> Result<(NaiveDate, NaiveDate, Scope), ApiError> {
     let count = query.months.unwrap_or(12);
     if !(1..=60).contains(&count) {
-        return Err(ApiError::invalid(&[ValidationError::with_param("months", "out_of_range", "months must be 1 to 60", "1–60")], lang).into());
+        return Err(ApiError::invalid(&[ValidationError::with_param("months", "out_of_range", "months must be 1 to 60", "1–60")], lang));
     }
     let last = match query.until.as_deref() {
         Some(m) => month_start(m).ok_or_else(|| invalid("until", "invalid_month", "until must be YYYY-MM".into(), lang))?,
         None => today().with_day(1).expect("a first"),
     };
     let first = add_months(last, 1 - count as i32);
+    Ok((first, last, scope_of(principal, state, query.user_id).unwrap_or_else(nobody)))
+}
+
+fn svg(body: String) -> warp::reply::Response {
+    let mut response = warp::reply::Response::new(body.into());
+    response.headers_mut().insert("content-type", warp::http::HeaderValue::from_static("image/svg+xml; charset=utf-8"));
+    response
+}
+
+#[utoipa::path(get, path = "/api/v1/dashboard/charts/cashflow.svg", operation_id = "dashboard_cashflow_chart", tag = "dashboard", security(("bearer" = [])), params(CashflowQuery),
+    responses((status = 200, description = "The cash flow as an accessible SVG bar chart (title and description in the request's language)", content_type = "image/svg+xml"),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn cashflow_chart(principal: Principal, query: CashflowQuery, lang: Lang, state: State) -> Result<warp::reply::Response, Rejection> {
+    let (first, last, scope) = cashflow_months(&principal, query, lang, &state)?;
+    Ok(svg(crate::charts::cashflow(&months(&state, &scope, first, last).await?, lang)))
+}
+
+#[utoipa::path(get, path = "/api/v1/dashboard/charts/categories.svg", operation_id = "dashboard_categories_chart", tag = "dashboard", security(("bearer" = [])), params(RangeQuery),
+    responses((status = 200, description = "Spending per category (the eight largest) as an accessible SVG bar chart", content_type = "image/svg+xml"),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn categories_chart(principal: Principal, query: RangeQuery, lang: Lang, state: State) -> Result<warp::reply::Response, Rejection> {
+    let (from, to) = range(query.from.as_deref(), query.to.as_deref(), lang)?;
     let scope = scope_of(&principal, &state, query.user_id).unwrap_or_else(nobody);
+    Ok(svg(crate::charts::categories(&category_totals(&state, &scope, from, to, lang).await?, lang)))
+}
+
+#[utoipa::path(get, path = "/api/v1/dashboard/cashflow", operation_id = "dashboard_cashflow", tag = "dashboard", security(("bearer" = [])), params(CashflowQuery),
+    responses((status = 200, description = "Income, spending and net per month, oldest first, months without transactions included", body = [MonthFlow]),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn cashflow(principal: Principal, query: CashflowQuery, lang: Lang, state: State) -> Result<warp::reply::Response, Rejection> {
+    let (first, last, scope) = cashflow_months(&principal, query, lang, &state)?;
     Ok(warp::reply::json(&months(&state, &scope, first, last).await?).into_response())
 }
 
