@@ -142,6 +142,9 @@ function logout() {
   for (const k of ["arus.token", "arus.refresh", "arus.user"]) localStorage.removeItem(k);
   S.token = S.refresh = S.user = null;
   if (S.live) S.live.abort();
+  S.live = null;
+  // What was kept for offline use leaves with the person.
+  if (window.caches) caches.delete("arus-data-v1").catch(() => {});
   location.hash = "#/login";
   route();
 }
