@@ -417,17 +417,6 @@ impl Consumer {
         Ok(())
     }
 
-    /// Starts every partition of a manual assignment at its end: only
-    /// messages produced from now on (live feeds).
-    pub fn start_at_end(&self) -> Result<()> {
-        let mut tpl = TopicPartitionList::new();
-        for (topic, partition) in &self.manual {
-            tpl.add_partition_offset(topic, *partition, Offset::End)?;
-        }
-        self.inner.assign(&tpl)?;
-        Ok(())
-    }
-
     /// Commits next offsets to Kafka, for lag visibility only (asynchronous;
     /// a lost commit changes nothing about what the job writes).
     pub fn commit_for_lag(&self, next_offsets: &[(String, i32, i64)]) -> Result<()> {

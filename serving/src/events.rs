@@ -21,7 +21,7 @@ use arus_lakehouse::Kafka;
 use arus_schemas::config::ConsumerMode;
 use arus_schemas::{topics, Alert, AlertKind, Config, Transaction};
 use futures::{Stream, StreamExt};
-use tokio::sync::{broadcast, OnceCell};
+use tokio::sync::{broadcast, watch, OnceCell};
 use tokio_util::sync::CancellationToken;
 use warp::{Filter, Rejection, Reply};
 
@@ -46,13 +46,15 @@ pub struct Event {
 pub struct Feed {
     config: Config,
     sender: broadcast::Sender<Arc<Event>>,
+    /// True once the consumer stands at the topics' ends: from then on nothing produced is missed.
+    positioned: watch::Sender<bool>,
     started: OnceCell<()>,
     shutdown: CancellationToken,
 }
 
 impl Feed {
     pub fn new(config: &Config, shutdown: CancellationToken) -> Feed {
-        Feed { config: config.clone(), sender: broadcast::channel(4096).0, started: OnceCell::new(), shutdown }
+        Feed { config: config.clone(), sender: broadcast::channel(4096).0, positioned: watch::channel(false).0, started: OnceCell::new(), shutdown }
     }
 
     /// A receiver of every event from now on; starts the consumer on first use.
@@ -60,8 +62,8 @@ impl Feed {
         let receiver = self.sender.subscribe();
         self.started
             .get_or_init(|| async {
-                let (config, sender, shutdown) = (self.config.clone(), self.sender.clone(), self.shutdown.clone());
-                tokio::spawn(async move { consume(config, sender, shutdown).await });
+                let (config, sender, positioned, shutdown) = (self.config.clone(), self.sender.clone(), self.positioned.clone(), self.shutdown.clone());
+                tokio::spawn(async move { consume(config, sender, positioned, shutdown).await });
             })
             .await;
         receiver
@@ -91,14 +93,30 @@ pub fn event_of(topic: &str, payload: &[u8], offset: i64) -> Option<Event> {
 }
 
 /// Reads both topics from their end and broadcasts; retries while the broker is away.
-async fn consume(config: Config, sender: broadcast::Sender<Arc<Event>>, shutdown: CancellationToken) {
+async fn consume(config: Config, sender: broadcast::Sender<Arc<Event>>, positioned: watch::Sender<bool>, shutdown: CancellationToken) {
     let (txn, alert) = (config.topic(topics::TXN), config.topic(topics::ALERT));
     let group = config.group(&format!("serve-events-{}", uuid::Uuid::new_v4().simple()));
     loop {
-        let consumer = Kafka::new(&config).and_then(|k| k.consumer(&group, &[&txn, &alert], ConsumerMode::Assign)).and_then(|c| c.start_at_end().map(|()| c));
+        // Creating it and reading where each partition ends are blocking calls: off the reactor.
+        let consumer = {
+            let (config, group, topics) = (config.clone(), group.clone(), [txn.clone(), alert.clone()]);
+            tokio::task::spawn_blocking(move || {
+                let kafka = Kafka::new(&config)?;
+                let consumer = kafka.consumer(&group, &[&topics[0], &topics[1]], ConsumerMode::Assign)?;
+                let ends = kafka.high_watermarks(&consumer.assignment()?, Duration::from_secs(10))?;
+                Ok::<_, arus_lakehouse::KafkaClientError>((consumer, ends))
+            })
+            .await
+        };
+        let consumer = match consumer.map_err(|e| e.to_string()).and_then(|c| c.map_err(|e| e.to_string())) {
+            // From each partition's end as it is now: what is produced from here on.
+            Ok((consumer, ends)) => consumer.seek_to(&ends.into_iter().map(|(k, end)| (k, Some(end))).collect()).await.map(|()| consumer).map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
         match consumer {
             Ok(consumer) => {
                 tracing::info!(topics = ?[&txn, &alert], "live events: reading new transactions and alerts");
+                let _ = positioned.send(true);
                 loop {
                     let msg = tokio::select! {
                         () = shutdown.cancelled() => return,
@@ -143,7 +161,14 @@ pub(crate) async fn events(principal: Principal, state: State) -> Result<warp::r
 
 fn stream(principal: Principal, state: State, receiver: broadcast::Receiver<Arc<Event>>) -> impl Stream<Item = Result<warp::sse::Event, Infallible>> + Send {
     let ready = warp::sse::Event::default().event("ready").data(format!("{{\"user_id\":{:?}}}", principal.user_id));
-    let first = futures::stream::once(async move { Ok(ready) });
+    // `ready` means live: sent once the consumer stands at the topics' ends (or after 10 s without it).
+    let mut positioned = state.feed.positioned.subscribe();
+    let first = futures::stream::once(async move {
+        if tokio::time::timeout(Duration::from_secs(10), positioned.wait_for(|p| *p)).await.is_err() {
+            tracing::warn!("live events: the consumer is not positioned yet; the stream starts anyway");
+        }
+        Ok(ready)
+    });
     let rest = futures::stream::unfold((principal, state, receiver), |(principal, state, mut receiver)| async move {
         loop {
             let next = tokio::select! {

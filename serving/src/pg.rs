@@ -50,8 +50,7 @@ use futures::{Sink, SinkExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::Audit;
-use crate::auth::throttle::Verdict;
-use crate::auth::{password, Principal};
+use crate::auth::{check_login, LoginRefused, Principal};
 use crate::observe::RequestInfo;
 use crate::rows::Scope;
 use crate::State;
@@ -101,59 +100,30 @@ fn error(code: &str, message: impl Into<String>) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new("ERROR".to_owned(), code.to_owned(), message.into())))
 }
 
-impl Connection {
-    fn info(&self) -> RequestInfo {
-        RequestInfo { id: format!("pg-{}", uuid::Uuid::new_v4().simple()), remote: Some(self.remote) }
-    }
+/// What the audit trail and logs know of one exchange on a connection from `remote`.
+fn request(remote: SocketAddr) -> RequestInfo {
+    RequestInfo { id: format!("pg-{}", uuid::Uuid::new_v4().simple()), remote: Some(remote) }
+}
 
+impl Connection {
     fn service(&self) -> PgWireResult<&Arc<DfSessionService>> {
         self.session.get().map(|(_, s)| s).ok_or_else(|| error("28000", "not logged in"))
     }
 
     /// Checks `login`/`secret` as the HTTP login does; the principal on success.
     async fn log_in(&self, login: &str, secret: String) -> Result<Principal, PgWireError> {
-        let state = &self.state;
-        let (email, phone) = if login.contains('@') {
-            (arus_schemas::people::normalise_email(login), None)
-        } else {
-            (None, arus_schemas::people::normalise_phone(login))
-        };
-        let account = email.clone().or_else(|| phone.clone()).unwrap_or_else(|| login.to_lowercase());
-        let addr = Some(self.remote.ip());
-        let info = self.info();
-        let audit = |outcome, detail: &str| Audit { action: "pg.login", outcome, actor: None, target: Some(login), detail: Some(detail.to_owned()) };
-        match state.throttle.check(&account, addr) {
-            Verdict::Refuse { retry_after } => {
-                state.auditor.record(&info, audit(AuditOutcome::Refused, "too many failed attempts")).await;
+        let info = request(self.remote);
+        let user = match check_login(&self.state, &info, "pg.login", login, secret).await {
+            Ok(user) => user,
+            Err(LoginRefused::Throttled(retry_after)) => {
                 return Err(error("28P01", format!("too many failed logins; try again in {} s", retry_after.as_secs().max(1))));
             }
-            Verdict::Delay(delay) => tokio::time::sleep(delay).await,
-            Verdict::Go => {}
-        }
-        let user = state.auth.find_login(email.as_deref(), phone.as_deref());
-        let hash = user.as_ref().map_or_else(|| password::decoy().to_owned(), |u| u.password_hash.clone());
-        let matches = password::verify(secret, hash).await;
-        match user {
-            Some(user) if matches && !user.disabled => {
-                state.throttle.succeeded(&account);
-                let principal = Principal { user_id: user.user_id.clone(), role: user.role, session_id: format!("pg:{}", self.remote) };
-                state
-                    .auditor
-                    .record(&info, Audit { action: "pg.login", outcome: AuditOutcome::Success, actor: Some(&principal), target: Some(&user.user_id), detail: None })
-                    .await;
-                Ok(principal)
-            }
-            found => {
-                state.throttle.failed(&account, addr);
-                let detail = match found {
-                    Some(u) if matches && u.disabled => "account disabled",
-                    Some(_) => "wrong password",
-                    None => "unknown login",
-                };
-                state.auditor.record(&info, audit(AuditOutcome::Failure, detail)).await;
-                Err(PgWireError::InvalidPassword(login.to_owned()))
-            }
-        }
+            Err(LoginRefused::Failed) => return Err(PgWireError::InvalidPassword(login.to_owned())),
+        };
+        let principal = Principal { user_id: user.user_id.clone(), role: user.role, session_id: format!("pg:{}", self.remote) };
+        let audit = Audit { action: "pg.login", outcome: AuditOutcome::Success, actor: Some(&principal), target: Some(&user.user_id), detail: None };
+        self.state.auditor.record(&info, audit).await;
+        Ok(principal)
     }
 
     /// The person's SQL session: their scoped tables, a pg_catalog over them, the read-only hook.
@@ -261,7 +231,7 @@ pub fn refusal(statement: &Statement) -> Option<String> {
 impl ReadOnly {
     async fn check(&self, statement: &Statement) -> Option<PgWireError> {
         let why = refusal(statement)?;
-        let info = RequestInfo { id: format!("pg-{}", uuid::Uuid::new_v4().simple()), remote: Some(self.remote) };
+        let info = request(self.remote);
         let sql: String = statement.to_string().chars().take(500).collect();
         self.state
             .auditor

@@ -85,8 +85,7 @@ impl Tables {
     /// table; callers decide first whether the principal may see them
     /// (see `api::tiers`).
     pub async fn lending(&self, table: &str, customer_number: &str) -> Result<DataFrame, ApiError> {
-        let frame = self.session.context().table(table).await.map_err(|e| ApiError::unavailable(table, &e))?;
-        frame.filter(col("customer_number").eq(lit(customer_number.to_owned()))).map_err(|e| ApiError::unavailable(table, &e))
+        self.lending_of(table, &[customer_number.to_owned()]).await
     }
 
     /// The rows of several lender customers of a lending table (the

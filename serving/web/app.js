@@ -64,6 +64,7 @@ const S = {
   categories: [],
   cursor: null,
   live: null,
+  turn: 0,
 };
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -165,8 +166,10 @@ async function route() {
   if (!loggedIn) { $("#login-name").focus(); return; }
   if (!S.categories.length) await loadCategories();
   if (!S.live) startLive();
+  // Only the latest navigation says its page is ready (an earlier, slower one may finish after it).
+  const turn = ++S.turn;
   document.body.dataset.ready = "";
-  try { await pages[page](); } finally { document.body.dataset.ready = page; }
+  try { await pages[page](); } finally { if (turn === S.turn) document.body.dataset.ready = page; }
 }
 
 async function loadCategories() {

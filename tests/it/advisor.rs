@@ -14,16 +14,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::common::{scalar, start_job, strings, wait_committed};
-use crate::serving::{first_admin, person, Api};
+use crate::serving::{book, first_admin, person, Api};
 
-async fn spend(api: &Api, token: &str, amount: i64, what: &str, category: &str, days_ago: i64) -> String {
-    let at = (Utc::now() - Days::days(days_ago)).to_rfc3339();
-    let (status, body) = api
-        .send(Method::POST, "/api/v1/transactions", token, json!({"amount": amount, "description": what, "category_id": category, "occurred_at": at}))
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn budgets_and_goals_alert_once_per_threshold_across_restart_and_replay_with_broker() {
@@ -57,8 +49,8 @@ async fn budgets_and_goals_alert_once_per_threshold_across_restart_and_replay_wi
     assert_eq!((budgets[0]["limit"].as_i64(), budgets[0]["spent"].as_i64(), budgets[0]["state"].as_str()), (Some(1_000_000), Some(0), Some("ok")), "{budgets}");
 
     // Half the budget, then 85%: one 80% alert.
-    spend(&api, &sari, 2_000_000, "Gaji bulan ini", "salary", 0).await;
-    let half = spend(&api, &sari, -500_000, "Belanja makan", "food_drink", 0).await;
+    book(&api, &sari, 2_000_000, "Gaji bulan ini", "salary", 0).await;
+    let half = book(&api, &sari, -500_000, "Belanja makan", "food_drink", 0).await;
     api.eventually("/api/v1/budgets", &sari, |b| b[0]["spent"].as_i64() == Some(500_000)).await;
     let goals = api.eventually("/api/v1/goals", &sari, |g| g[0]["saved"].as_i64() == Some(1_500_000)).await;
     assert_eq!((goals[0]["goal_id"].as_str(), goals[0]["percent"].as_i64()), (Some("dana-darurat"), Some(30)), "{goals}");
@@ -66,17 +58,17 @@ async fn budgets_and_goals_alert_once_per_threshold_across_restart_and_replay_wi
     // 2 plans, 2 transactions: nothing crossed yet.
     wait_committed(&config, "overspending", &tables::BUDGET_ALERTS, &[topics::PLAN, topics::TXN], 4).await;
     assert_eq!(scalar(&session, "SELECT count(*) FROM budget_alerts").await, 0);
-    spend(&api, &sari, -350_000, "Makan keluarga", "food_drink", 0).await;
+    book(&api, &sari, -350_000, "Makan keluarga", "food_drink", 0).await;
     wait_committed(&config, "overspending", &tables::BUDGET_ALERTS, &[topics::PLAN, topics::TXN], 5).await;
     assert_eq!(scalar(&session, "SELECT count(*) FROM budget_alerts WHERE threshold = 80").await, 1);
 
     // A restart: the state comes back from the topics, nothing is raised again.
     overspending.stop().await;
     overspending = start_job(&config, "overspending");
-    spend(&api, &sari, -10_000, "Kerupuk", "food_drink", 0).await;
+    book(&api, &sari, -10_000, "Kerupuk", "food_drink", 0).await;
     wait_committed(&config, "overspending", &tables::BUDGET_ALERTS, &[topics::PLAN, topics::TXN], 6).await;
     assert_eq!(scalar(&session, "SELECT count(*) FROM budget_alerts").await, 1, "no second 80% alert after the restart");
-    let over = spend(&api, &sari, -200_000, "Katering arisan", "food_drink", 0).await;
+    let over = book(&api, &sari, -200_000, "Katering arisan", "food_drink", 0).await;
     wait_committed(&config, "overspending", &tables::BUDGET_ALERTS, &[topics::PLAN, topics::TXN], 7).await;
     let rows = strings(&session.sql("SELECT concat_ws('|', alert_id, CAST(threshold AS VARCHAR), CAST(spent AS VARCHAR), CAST(\"limit\" AS VARCHAR)) FROM budget_alerts ORDER BY threshold").await.unwrap(), 0);
     let month = today.format("%Y-%m");
@@ -148,9 +140,9 @@ async fn a_planted_anomaly_is_flagged_and_ordinary_spending_is_not_with_broker()
     // Twelve ordinary days of groceries, Rp 40.000–62.000, then one of Rp 600.000.
     let mut ordinary = Vec::new();
     for d in 0..12 {
-        ordinary.push(spend(&api, &budi, -(40_000 + d * 2_000), "Belanja sayur", "groceries", 13 - d).await);
+        ordinary.push(book(&api, &budi, -(40_000 + d * 2_000), "Belanja sayur", "groceries", 13 - d).await);
     }
-    let planted = spend(&api, &budi, -600_000, "Belanja besar", "groceries", 0).await;
+    let planted = book(&api, &budi, -600_000, "Belanja besar", "groceries", 0).await;
     wait_committed(&config, "anomalies", &tables::ANOMALIES, &[topics::TXN], 13).await;
     let session = api.env.session().await;
     let rows = strings(&session.sql("SELECT concat_ws('|', kind, COALESCE(transaction_id, '-'), CAST(amount AS VARCHAR), CAST(baseline AS VARCHAR), CAST(history AS VARCHAR)) FROM anomalies").await.unwrap(), 0);
@@ -264,11 +256,11 @@ async fn the_advisor_forecasts_alerts_and_words_insights_through_a_checked_llm_w
     let (rina_id, rina) = person(&api, &admin, "rina@example.id", "user").await;
     // 75 days: Rp 4.000.000 at the start, then sales of Rp 100.000 a day
     // and food of Rp 130.000–160.000: the balance runs down.
-    spend(&api, &rina, 4_000_000, "Modal awal", "other_income", 75).await;
+    book(&api, &rina, 4_000_000, "Modal awal", "other_income", 75).await;
     let mut count = 1;
     for d in (1..=74).rev() {
-        spend(&api, &rina, 100_000, "Jual gorengan", "sales", d).await;
-        spend(&api, &rina, -(130_000 + (d % 4) * 10_000), "Belanja makan", "food_drink", d).await;
+        book(&api, &rina, 100_000, "Jual gorengan", "sales", d).await;
+        book(&api, &rina, -(130_000 + (d % 4) * 10_000), "Belanja makan", "food_drink", d).await;
         count += 2;
     }
     let today = Utc::now().with_timezone(&arus_schemas::events::jakarta()).date_naive();

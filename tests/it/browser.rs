@@ -13,12 +13,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use futures::{SinkExt, StreamExt};
-use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 use tokio_tungstenite::tungstenite::Message as Ws;
 
-use crate::serving::{first_admin, person, Api};
+use crate::serving::{book, first_admin, person, Api};
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -150,12 +149,6 @@ impl Browser {
     }
 }
 
-async fn book(api: &Api, token: &str, amount: i64, what: &str, category: &str, days_ago: i64) -> String {
-    let at = (chrono::Utc::now() - chrono::Duration::days(days_ago)).to_rfc3339();
-    let (status, body) = api.send(Method::POST, "/api/v1/transactions", token, json!({"amount": amount, "description": what, "category_id": category, "occurred_at": at})).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_uses_the_dashboard_in_chromium_with_broker() {

@@ -7,21 +7,13 @@ use std::collections::BTreeMap;
 
 use arus_schemas::events::jakarta;
 use arus_schemas::{tables, topics};
-use chrono::{Datelike, Duration as Days, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::common::{scalar, start_job, strings, wait_committed};
-use crate::serving::{first_admin, person, Api};
+use crate::serving::{book, first_admin, person, Api};
 
-async fn book(api: &Api, token: &str, amount: i64, what: &str, category: &str, days_ago: i64) -> String {
-    let at = (Utc::now() - Days::days(days_ago)).to_rfc3339();
-    let (status, body) = api
-        .send(Method::POST, "/api/v1/transactions", token, json!({"amount": amount, "description": what, "category_id": category, "occurred_at": at}))
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
 
 fn i(v: &Value) -> i64 {
     v.as_i64().unwrap_or_else(|| panic!("not an integer: {v}"))

@@ -301,6 +301,16 @@ pub(crate) async fn first_admin(api: &Api) -> String {
 }
 
 /// Registers `email`, makes them `role` (through the admin API) and logs them in.
+/// Records a transaction for `token`'s owner `days_ago` days back, with its category; its id.
+pub(crate) async fn book(api: &Api, token: &str, amount: i64, what: &str, category: &str, days_ago: i64) -> String {
+    let at = (chrono::Utc::now() - chrono::Duration::days(days_ago)).to_rfc3339();
+    let (status, body) = api
+        .send(reqwest::Method::POST, "/api/v1/transactions", token, json!({"amount": amount, "description": what, "category_id": category, "occurred_at": at}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
 pub(crate) async fn person(api: &Api, admin: &str, email: &str, role: &str) -> (String, String) {
     let id = api.register(email).await["user_id"].as_str().unwrap().to_owned();
     if role != "user" {

@@ -121,8 +121,8 @@ async fn psql_and_a_driver_log_in_list_tables_and_query_only_their_rows_with_bro
     person(&api, &admin, "analis@example.id", "analyst").await;
     let (ani_id, ani) = person(&api, &admin, "ani@example.id", "user").await;
     let (beni_id, beni) = person(&api, &admin, "beni@example.id", "user").await;
-    for (token, amounts) in [(&ani, [-10_000, 25_000, -5_000]), (&beni, [-7_000, -3_000, 0])] {
-        for amount in amounts.into_iter().filter(|a| *a != 0) {
+    for (token, amounts) in [(&ani, &[-10_000, 25_000, -5_000][..]), (&beni, &[-7_000, -3_000][..])] {
+        for &amount in amounts {
             let (status, b) = api.send(Method::POST, "/api/v1/transactions", token, json!({"amount": amount, "description": "warung"})).await;
             assert_eq!(status, StatusCode::ACCEPTED, "{b}");
         }
@@ -222,5 +222,4 @@ async fn psql_and_a_driver_log_in_list_tables_and_query_only_their_rows_with_bro
     assert!(refused.is_err(), "a write through a prepared statement");
     let rows = client.query("SELECT count(*) FROM transactions", &[]).await.unwrap();
     assert_eq!(rows[0].get::<_, i64>(0), 2);
-    let _ = beni;
 }

@@ -12,8 +12,7 @@ use warp::{Filter, Rejection, Reply};
 use super::with_state;
 use crate::audit::Audit;
 use crate::auth::store::{NewUser, RefreshRefused, StoreError};
-use crate::auth::throttle::Verdict;
-use crate::auth::{authenticated, password, Principal};
+use crate::auth::{authenticated, password, LoginRefused, Principal};
 use crate::error::{json_body, lang, ApiError, ErrorBody};
 use crate::observe::{request_info, RequestInfo};
 use crate::State;
@@ -257,48 +256,17 @@ fn tokens(state: &State, user: UserRecord, issued: crate::auth::store::IssuedRef
         (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody),
     ))]
 pub(crate) async fn login(body: LoginRequest, info: RequestInfo, state: State) -> Result<warp::reply::Response, Rejection> {
-    let login = body.login.trim();
-    let (email, phone) = if login.contains('@') { (normalise_email(login), None) } else { (None, normalise_phone(login)) };
-    // Throttle on the normalised name, so `0812…` and `+62812…` count together.
-    let account = email.clone().or_else(|| phone.clone()).unwrap_or_else(|| login.to_lowercase());
-    let addr = info.remote.map(|a| a.ip());
-    let audit = |outcome, detail: &str| Audit { action: "auth.login", outcome, actor: None, target: Some(login), detail: Some(detail.to_owned()) };
-    match state.throttle.check(&account, addr) {
-        Verdict::Refuse { retry_after } => {
-            metrics::counter!("arus_logins_total", "outcome" => "throttled").increment(1);
-            tracing::warn!(request_id = %info.id, "login refused: too many failures");
-            state.auditor.record(&info, audit(AuditOutcome::Refused, "too many failed attempts")).await;
-            return Err(ApiError::too_many(retry_after).into());
-        }
-        Verdict::Delay(delay) => tokio::time::sleep(delay).await,
-        Verdict::Go => {}
-    }
-    let user = state.auth.find_login(email.as_deref(), phone.as_deref());
-    let hash = user.as_ref().map_or_else(|| password::decoy().to_owned(), |u| u.password_hash.clone());
-    let matches = password::verify(body.password, hash).await;
-    let user = match user {
-        Some(user) if matches && !user.disabled => user,
-        found => {
-            let failures = state.throttle.failed(&account, addr);
-            let detail = match found {
-                Some(u) if matches && u.disabled => "account disabled",
-                Some(_) => "wrong password",
-                None => "unknown login",
-            };
-            metrics::counter!("arus_logins_total", "outcome" => "failed").increment(1);
-            tracing::warn!(request_id = %info.id, failures, "login failed");
-            state.auditor.record(&info, audit(AuditOutcome::Failure, detail)).await;
-            return Err(ApiError::unauthorized("wrong login or password").into());
-        }
+    let user = match crate::auth::check_login(&state, &info, "auth.login", &body.login, body.password).await {
+        Ok(user) => user,
+        Err(LoginRefused::Throttled(retry_after)) => return Err(ApiError::too_many(retry_after).into()),
+        Err(LoginRefused::Failed) => return Err(ApiError::unauthorized("wrong login or password").into()),
     };
-    state.throttle.succeeded(&account);
     let issued = state
         .auth
         .start_session(&user.user_id, state.config.refresh_token_ttl_s)
         .await
         .map_err(|e| ApiError::unavailable("the session store", &e))?;
     let principal = Principal { user_id: user.user_id.clone(), role: user.role, session_id: issued.family_id.clone() };
-    metrics::counter!("arus_logins_total", "outcome" => "success").increment(1);
     state
         .auditor
         .record(&info, Audit { action: "auth.login", outcome: AuditOutcome::Success, actor: Some(&principal), target: Some(&user.user_id), detail: None })

@@ -78,3 +78,67 @@ pub fn principal(header: Option<&str>, state: &State) -> Result<Principal, ApiEr
     }
     Ok(Principal { user_id: user.user_id, role: user.role, session_id: claims.sid })
 }
+
+/// Why [`check_login`] refused.
+pub enum LoginRefused {
+    /// Too many failures for this account or address: try again after this.
+    Throttled(std::time::Duration),
+    /// Unknown login, wrong password or disabled account (not told apart).
+    Failed,
+}
+
+/// Checks a login (email or phone) and password as every way in does —
+/// the HTTP login and the Postgres protocol: throttled per account (the
+/// normalised name, so `0812…` and `+62812…` count together) and address,
+/// an unknown login costs a hash like a known one, failures are counted
+/// and audited under `action`. The caller audits the success with the
+/// principal it makes.
+pub async fn check_login(
+    state: &crate::State,
+    info: &crate::observe::RequestInfo,
+    action: &'static str,
+    login: &str,
+    secret: String,
+) -> Result<arus_schemas::UserRecord, LoginRefused> {
+    use arus_schemas::people::{normalise_email, normalise_phone};
+    use arus_schemas::AuditOutcome;
+    use crate::audit::Audit;
+    use throttle::Verdict;
+    let login = login.trim();
+    let (email, phone) = if login.contains('@') { (normalise_email(login), None) } else { (None, normalise_phone(login)) };
+    let account = email.clone().or_else(|| phone.clone()).unwrap_or_else(|| login.to_lowercase());
+    let addr = info.remote.map(|a| a.ip());
+    let audit = |outcome, detail: &str| Audit { action, outcome, actor: None, target: Some(login), detail: Some(detail.to_owned()) };
+    match state.throttle.check(&account, addr) {
+        Verdict::Refuse { retry_after } => {
+            metrics::counter!("arus_logins_total", "outcome" => "throttled").increment(1);
+            tracing::warn!(request_id = %info.id, action, "login refused: too many failures");
+            state.auditor.record(info, audit(AuditOutcome::Refused, "too many failed attempts")).await;
+            return Err(LoginRefused::Throttled(retry_after));
+        }
+        Verdict::Delay(delay) => tokio::time::sleep(delay).await,
+        Verdict::Go => {}
+    }
+    let user = state.auth.find_login(email.as_deref(), phone.as_deref());
+    let hash = user.as_ref().map_or_else(|| password::decoy().to_owned(), |u| u.password_hash.clone());
+    let matches = password::verify(secret, hash).await;
+    match user {
+        Some(user) if matches && !user.disabled => {
+            state.throttle.succeeded(&account);
+            metrics::counter!("arus_logins_total", "outcome" => "success").increment(1);
+            Ok(user)
+        }
+        found => {
+            let failures = state.throttle.failed(&account, addr);
+            let detail = match found {
+                Some(u) if matches && u.disabled => "account disabled",
+                Some(_) => "wrong password",
+                None => "unknown login",
+            };
+            metrics::counter!("arus_logins_total", "outcome" => "failed").increment(1);
+            tracing::warn!(request_id = %info.id, action, failures, "login failed");
+            state.auditor.record(info, audit(AuditOutcome::Failure, detail)).await;
+            Err(LoginRefused::Failed)
+        }
+    }
+}
