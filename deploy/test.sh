@@ -12,7 +12,9 @@ deploy/pytools.sh
 dir=$(mktemp -d /tmp/arus-test-broker.XXXXXX)
 port=${ARUS_TEST_BROKER_PORT:-19392}
 trap 'deploy/kafka-dev.sh stop "$dir"; rm -rf "$dir"' EXIT
-export ARUS_KAFKA_BROKERS=$(deploy/kafka-dev.sh start "$port" memory "$dir")
+# Assigned first: `export VAR=$(…)` would hide a broker that failed to start.
+brokers=$(deploy/kafka-dev.sh start "$port" memory "$dir")
+export ARUS_KAFKA_BROKERS=$brokers
 echo "test broker: $ARUS_KAFKA_BROKERS"
 # One OpenMP thread per Tesseract engine (libgomp reads this when the test
 # binaries load; `arus` sets it for itself, see ocr::engine::limit_threads).

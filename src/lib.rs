@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod broker;
 pub mod demo;
+pub mod dlq;
 pub mod forecast;
 pub mod gen;
 pub mod import;

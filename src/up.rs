@@ -157,11 +157,14 @@ async fn run_parts(config: &Config, demo: bool, shutdown: CancellationToken) -> 
 }
 
 /// Every `optimize_interval_s`, compacts and clusters the tables that ask for
-/// it (see [`arus_lakehouse::maintenance`]). A failed round is logged and
-/// tried again next time; it never stops `arus up`.
-async fn upkeep(config: &Config, shutdown: CancellationToken) -> Result<()> {
+/// it, vacuums every table past `vacuum_retention_hours`, checkpoints it
+/// and sets its `arus_lake_*` gauges (see [`arus_lakehouse::maintenance`]).
+/// A failed step is logged and tried again next round; it never stops
+/// `arus up`.
+pub async fn upkeep(config: &Config, shutdown: CancellationToken) -> Result<()> {
     let lake = Lake::new(config)?;
     let every = Duration::from_secs(config.optimize_interval_s);
+    let retention = Duration::from_secs(config.vacuum_retention_hours * 3600);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
@@ -170,6 +173,11 @@ async fn upkeep(config: &Config, shutdown: CancellationToken) -> Result<()> {
         for def in arus_lakehouse::maintenance::clustered_tables() {
             if let Err(e) = arus_lakehouse::maintenance::optimize(&lake, def).await {
                 tracing::warn!(table = def.name, error = %e, "optimize failed; trying again next round");
+            }
+        }
+        for def in arus_schemas::tables::ALL {
+            if let Err(e) = arus_lakehouse::maintenance::tend(&lake, def, retention).await {
+                tracing::warn!(table = def.name, error = %e, "vacuum or checkpoint failed; trying again next round");
             }
         }
     }

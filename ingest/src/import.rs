@@ -44,7 +44,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::media::{hex, MediaError, MediaStore};
+use crate::media::{hex, MediaError, MediaReader, MediaStore};
 use crate::statement::{read_statement, sniff_format, BankChoice, ColumnMapping, Format, Item, ReadOptions, StatementError, StatementRow};
 
 /// Name of the worker: consumer group suffix, `job` of its dead letters.
@@ -170,7 +170,7 @@ impl Importer {
                 dlq_topic: config.topic(topics::DLQ),
                 import_topic: config.topic(topics::IMPORT),
                 lake,
-                media: MediaStore::new(config),
+                media: MediaStore::new(config)?,
                 jobs: Mutex::new(jobs),
                 mappings: Mutex::new(mappings),
                 max_bytes: config.import_max_bytes,
@@ -282,16 +282,18 @@ impl Importer {
         let options = ReadOptions { bank, mapping, reference: None, max_unpacked_bytes: self.inner.max_unpacked_bytes };
         // Opened and sniffed on the blocking pool; an unreadable format is
         // left for the reader to report with its own error.
-        let (media, path) = (self.inner.media.clone(), request.media_path.clone());
-        let opened = tokio::task::spawn_blocking(move || -> Result<(std::fs::File, Option<Format>), MediaError> {
-            let mut file = media.open(&path)?;
-            let mut head = Vec::with_capacity(8192);
-            (&mut file).take(8192).read_to_end(&mut head)?;
-            file.seek(SeekFrom::Start(0))?;
-            Ok((file, sniff_format(&head).ok()))
-        })
-        .await
-        .map_err(|e| ImportError::Internal(format!("opening the stored file failed: {e}")))?;
+        let opened = match self.inner.media.open(&request.media_path, self.inner.max_bytes).await {
+            Ok(file) => tokio::task::spawn_blocking(move || -> Result<(MediaReader, Option<Format>), MediaError> {
+                let mut file = file;
+                let mut head = Vec::with_capacity(8192);
+                (&mut file).take(8192).read_to_end(&mut head)?;
+                file.seek(SeekFrom::Start(0))?;
+                Ok((file, sniff_format(&head).ok()))
+            })
+            .await
+            .map_err(|e| ImportError::Internal(format!("opening the stored file failed: {e}")))?,
+            Err(e) => Err(e),
+        };
         let (file, format) = match opened {
             Ok(opened) => opened,
             Err(e) => return self.fail(job, source, "missing_file", format!("the stored file cannot be opened: {e}")).await,

@@ -193,7 +193,7 @@ impl Photos {
                 dlq_topic: config.topic(topics::DLQ),
                 media_topic: config.topic(topics::MEDIA),
                 outbound_topic: config.topic(topics::WA_OUTBOUND),
-                media: MediaStore::new(config),
+                media: MediaStore::new(config)?,
                 log: Mutex::new(log),
                 max_bytes: config.ocr_max_bytes,
             }),
@@ -704,17 +704,9 @@ async fn read_upload(photos: Photos, reader: Reader, upload: MediaUpload, at: (i
             return Work::Done { at };
         }
     }
-    let (media, path, limit) = (photos.media().clone(), upload.media_path.clone(), photos.max_bytes());
-    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, MediaError> {
-        use std::io::Read;
-        let mut bytes = Vec::new();
-        media.open(&path)?.take(limit + 1).read_to_end(&mut bytes)?;
-        Ok(bytes)
-    })
-    .await
-    .unwrap_or_else(|e| Err(MediaError::Io(std::io::Error::other(e.to_string()))));
-    let outcome = match bytes {
-        Ok(bytes) if bytes.len() as u64 > limit => Outcome::failed("too_large", format!("the photo is larger than {limit} bytes"), 0),
+    let limit = photos.max_bytes();
+    let outcome = match photos.media().read(&upload.media_path, limit).await {
+        Err(MediaError::TooLarge { .. }) => Outcome::failed("too_large", format!("the photo is larger than {limit} bytes"), 0),
         Ok(bytes) => reader.read(&upload, bytes).await,
         Err(e) => Outcome::failed("missing_file", format!("the stored photo cannot be opened: {e}"), 0),
     };

@@ -1,7 +1,8 @@
 //! The table catalogue: where each Delta table lives under the lake root,
 //! creating it from its Arrow schema and partition columns when missing, and
-//! a summary of every table for `arus lake ls`.
+//! the shape of every table for `arus lake stats`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arus_schemas::tables::{self, TableDef};
@@ -11,7 +12,7 @@ use deltalake::kernel::StructType;
 use deltalake::{DeltaTable, DeltaTableError};
 use url::Url;
 
-use crate::LakeError;
+use crate::{storage, LakeError};
 
 /// Adds to `table` the columns `def` has and it lacks: a table written by an
 /// older arus gains the columns added since (they must be nullable, and
@@ -49,40 +50,46 @@ async fn evolve(table: DeltaTable, def: &TableDef) -> Result<DeltaTable, LakeErr
     }
 }
 
-/// The lake: a root URI under which each table is a folder named after it.
+/// The lake: a root URI under which each table is a folder named after it,
+/// with the storage options its object store needs (S3 endpoint and keys).
 #[derive(Clone, Debug)]
 pub struct Lake {
     root: Url,
-}
-
-/// What `arus lake ls` shows of a table.
-#[derive(Debug, Clone)]
-pub struct TableSummary {
-    pub name: &'static str,
-    pub version: Option<u64>,
-    pub files: usize,
-    pub rows: Option<u64>,
-    pub bytes: u64,
-    pub partition_columns: &'static [&'static str],
+    options: Arc<HashMap<String, String>>,
 }
 
 impl Lake {
-    /// The lake of this configuration (`ARUS_LAKE_URI`, default `{data_dir}/lake`).
+    /// The lake of this configuration (`ARUS_LAKE_URI`, default
+    /// `{data_dir}/lake`; `s3://` with the `ARUS_S3_*` settings).
     pub fn new(config: &Config) -> Result<Self, LakeError> {
-        Self::at(&config.lake_uri())
+        let root = storage::root_url(&config.lake_uri())?;
+        let options = if root.scheme() == "file" { HashMap::new() } else { storage::storage_options(config)? };
+        Ok(Lake { root, options: Arc::new(options) })
     }
 
-    /// A lake rooted at `uri`: a local path, `file:///…` or `s3://…`.
+    /// A local lake rooted at `uri`: a path or `file:///…`.
     pub fn at(uri: &str) -> Result<Self, LakeError> {
-        let bad = |reason: String| LakeError::BadUri { uri: uri.to_owned(), reason };
-        let root = if uri.contains("://") {
-            Url::parse(uri).map_err(|e| bad(e.to_string()))?
-        } else {
-            let path = std::path::absolute(uri).map_err(|e| bad(e.to_string()))?;
-            Url::from_directory_path(&path).map_err(|()| bad("not an absolute path".into()))?
-        };
-        let root = if root.path().ends_with('/') { root } else { Url::parse(&format!("{root}/")).map_err(|e| bad(e.to_string()))? };
-        Ok(Lake { root })
+        Ok(Lake { root: storage::root_url(uri)?, options: Arc::default() })
+    }
+
+    /// The storage options every table of this lake is opened with.
+    pub fn storage_options(&self) -> &HashMap<String, String> {
+        &self.options
+    }
+
+    /// A table handle at `url` with this lake's storage, not loaded yet.
+    fn builder(&self, url: Url) -> Result<deltalake::DeltaTableBuilder, LakeError> {
+        storage::register_schemes();
+        Ok(deltalake::DeltaTableBuilder::from_url(url)?.with_storage_options((*self.options).clone()))
+    }
+
+    /// The table at `url`, loaded when it exists (version `None` when not).
+    async fn try_load(&self, url: Url) -> Result<DeltaTable, LakeError> {
+        let mut table = self.builder(url)?.build()?;
+        match table.load().await {
+            Ok(()) | Err(DeltaTableError::NotATable(_)) => Ok(table),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub fn root(&self) -> &Url {
@@ -106,7 +113,7 @@ impl Lake {
                 std::fs::create_dir_all(&path).map_err(|source| LakeError::Io { path, source })?;
             }
         }
-        let table = DeltaTable::try_from_url(url.clone()).await?;
+        let table = self.try_load(url.clone()).await?;
         if table.version().is_some() {
             return evolve(table, def).await;
         }
@@ -129,7 +136,7 @@ impl Lake {
             }
             // Another process created it between our check and our commit.
             Err(DeltaTableError::VersionAlreadyExists(_)) | Err(DeltaTableError::Transaction { .. }) => {
-                Ok(deltalake::open_table(url).await?)
+                Ok(self.builder(url)?.load().await?)
             }
             Err(e) => Err(e.into()),
         }
@@ -146,34 +153,15 @@ impl Lake {
 
     /// Opens an existing table at its latest version.
     pub async fn open(&self, def: &TableDef) -> Result<DeltaTable, LakeError> {
-        Ok(deltalake::open_table(self.table_url(def.name)?).await?)
+        Ok(self.builder(self.table_url(def.name)?)?.load().await?)
     }
 
-    /// Version, file count, row count and size of every catalogue table.
-    pub async fn summaries(&self) -> Result<Vec<TableSummary>, LakeError> {
+    /// The shape of every catalogue table (`arus lake stats`), creating none.
+    pub async fn stats(&self) -> Result<Vec<crate::maintenance::TableStats>, LakeError> {
         let mut out = Vec::new();
         for def in tables::ALL {
-            let url = self.table_url(def.name)?;
-            let table = DeltaTable::try_from_url(url).await?;
-            let mut summary = TableSummary {
-                name: def.name,
-                version: table.version(),
-                files: 0,
-                rows: Some(0),
-                bytes: 0,
-                partition_columns: def.partition_columns,
-            };
-            if let Ok(state) = table.snapshot() {
-                for file in state.log_data().iter() {
-                    summary.files += 1;
-                    summary.bytes += file.size() as u64;
-                    summary.rows = match (summary.rows, file.num_records()) {
-                        (Some(total), Some(n)) => Some(total + n as u64),
-                        _ => None,
-                    };
-                }
-            }
-            out.push(summary);
+            let table = self.try_load(self.table_url(def.name)?).await?;
+            out.push(crate::maintenance::stats(def, &table).await);
         }
         Ok(out)
     }

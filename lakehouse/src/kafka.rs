@@ -4,7 +4,7 @@
 //! `ARUS_KAFKA_BROKERS` (and the SASL settings) select the cluster.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +39,8 @@ pub enum KafkaClientError {
     Encode { topic: String, source: serde_json::Error },
     #[error("topic {topic} has no partitions; run `arus topics create`")]
     MissingTopic { topic: String },
+    #[error("{topic}[{partition}] could not be positioned yet: {reason}")]
+    NotPositioned { topic: String, partition: i32, reason: String },
     #[error("no Kafka brokers configured (set ARUS_KAFKA_BROKERS, or use `arus up` for an embedded broker)")]
     NoBrokers,
 }
@@ -74,17 +76,16 @@ impl Kafka {
     /// An idempotent producer: `acks=all`, retries without duplicates or
     /// reordering within a partition.
     pub fn producer(&self) -> Result<Producer> {
-        let producer: FutureProducer = self
-            .base
-            .clone()
+        let mut config = self.base.clone();
+        config
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "5")
             .set("batch.num.messages", "10000")
             .set("queue.buffering.max.messages", "500000")
-            .set("message.timeout.ms", "30000")
-            .create()?;
-        Ok(Producer { inner: producer })
+            .set("message.timeout.ms", "30000");
+        let producer: FutureProducer = config.create()?;
+        Ok(Producer { inner: Arc::new(std::sync::RwLock::new((0, producer))), config: Arc::new(config) })
     }
 
     /// A consumer for `topics` with automatic offset commits off: jobs decide
@@ -98,9 +99,11 @@ impl Kafka {
             group: group.to_owned(),
             assignment_changed: Arc::new(AtomicBool::new(mode == ConsumerMode::Assign)),
             wake: Arc::new(Notify::new()),
+            rebalances: Arc::new(AtomicU64::new(0)),
         };
         let flag = Arc::clone(&context.assignment_changed);
         let wake = Arc::clone(&context.wake);
+        let rebalances = Arc::clone(&context.rebalances);
         let inner: StreamConsumer<JobContext> = self
             .base
             .clone()
@@ -144,7 +147,17 @@ impl Kafka {
                 }
             }
         }
-        Ok(Consumer { inner, assignment_changed: flag, wake, mode, manual })
+        Ok(Consumer {
+            inner: Arc::new(inner),
+            assignment_changed: flag,
+            wake,
+            mode,
+            manual,
+            group: group.to_owned(),
+            topics: topics.iter().map(|t| (*t).to_owned()).collect(),
+            rebalances,
+            suspect: std::sync::Mutex::new(None),
+        })
     }
 
     fn admin(&self) -> Result<AdminClient<DefaultClientContext>> {
@@ -219,12 +232,55 @@ impl Kafka {
 }
 
 /// Producer of JSON events. Cloning is cheap and shares one connection.
+///
+/// An idempotent producer can meet a fatal error (the broker fenced its
+/// producer id, for instance after losing it in a restart); librdkafka
+/// then fails every send until the application makes a new producer. The
+/// first send that fails after such an error puts a new one in its place,
+/// so the caller's retry goes through.
 #[derive(Clone)]
 pub struct Producer {
-    inner: FutureProducer,
+    /// The producer in use and how many have been replaced before it.
+    inner: Arc<std::sync::RwLock<(u64, FutureProducer)>>,
+    config: Arc<ClientConfig>,
+}
+
+/// Errors after which an idempotent producer cannot go on: its producer id
+/// or epoch is no longer the broker's.
+fn fenced(error: &KafkaError) -> bool {
+    use RDKafkaErrorCode as C;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(C::Fatal | C::ProducerFenced | C::InvalidProducerEpoch | C::UnknownProducerId | C::OutOfOrderSequenceNumber | C::InvalidProducerIdMapping)
+    )
 }
 
 impl Producer {
+    fn current(&self) -> (u64, FutureProducer) {
+        self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// After a send through producer `generation` failed with `error`:
+    /// replaces that producer if it is fenced or in a fatal state (once,
+    /// however many of its sends fail).
+    fn recover(&self, generation: u64, error: &KafkaError) {
+        let mut inner = self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if inner.0 != generation {
+            return;
+        }
+        let fatal = inner.1.client().fatal_error();
+        if fatal.is_none() && !fenced(error) {
+            return;
+        }
+        match self.config.create::<FutureProducer>() {
+            Ok(fresh) => {
+                tracing::error!(%error, fatal = ?fatal, "the Kafka producer was fenced or failed fatally; a new producer takes its place");
+                *inner = (generation + 1, fresh);
+            }
+            Err(e) => tracing::error!(%error, fatal = ?fatal, create_error = %e, "the Kafka producer was fenced or failed fatally and a new one could not be made"),
+        }
+    }
+
     /// Sends `value` as JSON to `topic` under `key` and waits for the broker's
     /// acknowledgement (all in-sync replicas). Returns `(partition, offset)`.
     pub async fn send_json<T: Serialize>(&self, topic: &str, key: &str, value: &T) -> Result<(i32, i64)> {
@@ -239,11 +295,12 @@ impl Producer {
         if let Some(key) = key {
             record = record.key(key);
         }
-        self.inner
-            .send(record, Duration::from_secs(30))
-            .await
-            .map(|delivery| (delivery.partition, delivery.offset))
-            .map_err(|(source, _)| KafkaClientError::Delivery { topic: topic.to_owned(), source })
+        let (generation, producer) = self.current();
+        let result = producer.send(record, Duration::from_secs(30)).await;
+        result.map(|delivery| (delivery.partition, delivery.offset)).map_err(|(source, _)| {
+            self.recover(generation, &source);
+            KafkaClientError::Delivery { topic: topic.to_owned(), source }
+        })
     }
 
     /// A send that borrows nothing, so that many can be in flight at once:
@@ -262,8 +319,9 @@ impl Producer {
     /// whose order consumers rely on (what a job emits per key).
     pub fn send_in_order(&self, topic: &str, key: &str, payload: &[u8]) -> impl std::future::Future<Output = Result<(i32, i64)>> + Send + 'static {
         let mut record = FutureRecord::<str, [u8]>::to(topic).key(key).payload(payload);
+        let (generation, producer) = self.current();
         let queued = loop {
-            match self.inner.send_result(record) {
+            match producer.send_result(record) {
                 Ok(delivery) => break Ok(delivery),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     record = back;
@@ -272,20 +330,24 @@ impl Producer {
                 Err((source, _)) => break Err(source),
             }
         };
-        let topic = topic.to_owned();
+        let (topic, this) = (topic.to_owned(), self.clone());
         async move {
-            let delivery = queued.map_err(|source| KafkaClientError::Delivery { topic: topic.clone(), source })?;
-            match delivery.await {
-                Ok(Ok(d)) => Ok((d.partition, d.offset)),
-                Ok(Err((source, _))) => Err(KafkaClientError::Delivery { topic, source }),
-                Err(_) => Err(KafkaClientError::Delivery { topic, source: KafkaError::Canceled }),
-            }
+            let result = match queued {
+                Ok(delivery) => match delivery.await {
+                    Ok(Ok(d)) => return Ok((d.partition, d.offset)),
+                    Ok(Err((source, _))) => source,
+                    Err(_) => KafkaError::Canceled,
+                },
+                Err(source) => source,
+            };
+            this.recover(generation, &result);
+            Err(KafkaClientError::Delivery { topic, source: result })
         }
     }
 
     /// Waits until every queued message is delivered or `timeout` passes. Blocking.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
-        Ok(self.inner.flush(timeout)?)
+        Ok(self.current().1.flush(timeout)?)
     }
 }
 
@@ -298,6 +360,8 @@ struct JobContext {
     /// Wakes a job waiting in [`Consumer::assignment_change`], so it restores
     /// at once even when no message arrives.
     wake: Arc<Notify>,
+    /// Counts assignments and revocations (see [`Consumer::rejoin_if_stale`]).
+    rebalances: Arc<AtomicU64>,
 }
 
 impl ClientContext for JobContext {
@@ -334,6 +398,7 @@ impl ConsumerContext for JobContext {
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
         }
         self.assignment_changed.store(true, Ordering::SeqCst);
+        self.rebalances.fetch_add(1, Ordering::SeqCst);
         self.wake.notify_one();
     }
 }
@@ -341,18 +406,45 @@ impl ConsumerContext for JobContext {
 /// A group consumer of one job. Positions are the job's to decide: nothing
 /// is committed automatically.
 pub struct Consumer {
-    inner: StreamConsumer<JobContext>,
+    inner: Arc<StreamConsumer<JobContext>>,
     assignment_changed: Arc<AtomicBool>,
     wake: Arc<Notify>,
     mode: ConsumerMode,
     /// Every partition of the topics, in [`ConsumerMode::Assign`].
     manual: Vec<(String, i32)>,
+    group: String,
+    topics: Vec<String>,
+    /// Assignments and revocations so far.
+    rebalances: Arc<AtomicU64>,
+    /// The rebalance count when this member last found its share too small.
+    suspect: std::sync::Mutex<Option<u64>>,
 }
 
 impl Consumer {
     /// The next message. Rebalance callbacks run inside this call.
+    /// librdkafka reports trouble it recovers from by itself (all brokers
+    /// down, a broken connection) as consumption errors: they are logged
+    /// (once, then every 30 s while they last) and the wait goes on.
     pub async fn recv(&self) -> Result<BorrowedMessage<'_>> {
-        Ok(self.inner.recv().await?)
+        let mut warned: Option<std::time::Instant> = None;
+        loop {
+            match self.inner.recv().await {
+                Ok(msg) => {
+                    if warned.is_some() {
+                        tracing::info!(group = %self.group, "Kafka reachable again");
+                    }
+                    return Ok(msg);
+                }
+                Err(e @ KafkaError::MessageConsumption(_)) => {
+                    if warned.is_none_or(|at| at.elapsed() > Duration::from_secs(30)) {
+                        tracing::warn!(group = %self.group, error = %e, "Kafka consumer trouble; librdkafka reconnects by itself");
+                        warned = Some(std::time::Instant::now());
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Completes after the next assignment or revocation. Rebalances are
@@ -365,6 +457,53 @@ impl Consumer {
     /// message); the caller must then restore positions with [`Consumer::seek_to`].
     pub fn take_assignment_changed(&self) -> bool {
         self.assignment_changed.swap(false, Ordering::SeqCst)
+    }
+
+    /// Rejoins the group when this member holds fewer partitions than any
+    /// member of a group of this size must (with the range and round-robin
+    /// assignors, at least ⌊partitions / members⌋ of every topic) twice in
+    /// a row with no rebalance between: the group has kept the shares of a
+    /// member that died. Apache Kafka never leaves a group so; tansu 0.6
+    /// drops a killed member from the group without starting a new
+    /// generation, so the survivors get their old shares back and the dead
+    /// member's partitions are read by nobody. A new join starts a new
+    /// generation and the survivors share every partition. Returns whether
+    /// it rejoined. Nothing in [`ConsumerMode::Assign`].
+    pub async fn rejoin_if_stale(&self) -> Result<bool> {
+        if self.mode == ConsumerMode::Assign {
+            return Ok(false);
+        }
+        let before = self.rebalances.load(Ordering::SeqCst);
+        let (inner, group, topics) = (Arc::clone(&self.inner), self.group.clone(), self.topics.clone());
+        let (members, held, least) = tokio::task::spawn_blocking(move || -> Result<(usize, usize, usize)> {
+            let groups = inner.fetch_group_list(Some(&group), Duration::from_secs(5))?;
+            let members = groups.groups().iter().find(|g| g.name() == group).map_or(0, |g| g.members().len());
+            let held = inner.assignment()?.count();
+            let mut least = 0;
+            for topic in &topics {
+                let metadata = inner.fetch_metadata(Some(topic), Duration::from_secs(5))?;
+                let partitions = metadata.topics().first().map_or(0, |t| t.partitions().len());
+                least += partitions / members.max(1);
+            }
+            Ok((members, held, least))
+        })
+        .await
+        .map_err(|_| KafkaClientError::Kafka { source: KafkaError::Canceled })??;
+        let mut suspect = self.suspect.lock().unwrap_or_else(|e| e.into_inner());
+        if members == 0 || held >= least || self.rebalances.load(Ordering::SeqCst) != before {
+            *suspect = None;
+            return Ok(false);
+        }
+        if *suspect != Some(before) {
+            *suspect = Some(before);
+            return Ok(false);
+        }
+        *suspect = None;
+        tracing::warn!(group = %self.group, members, held, least, "this member holds too small a share: the group kept a dead member's partitions; rejoining");
+        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        self.inner.unsubscribe();
+        self.inner.subscribe(&topics)?;
+        Ok(true)
     }
 
     /// Partitions currently assigned to this consumer, as `(topic, partition)`.
@@ -383,8 +522,12 @@ impl Consumer {
 
     /// Moves each partition to the given next offset (`None`: the
     /// beginning). A manual assignment is replaced with these offsets; a
-    /// group member seeks, retrying while librdkafka is still starting the
-    /// fetcher for a new assignment.
+    /// group member seeks, retrying for a few seconds while librdkafka is
+    /// still starting the fetcher for a new assignment. A seek that cannot
+    /// be done (the fetcher did not start in time, or a rebalance arrived
+    /// meanwhile, which is only served inside [`Consumer::recv`]) is
+    /// [`KafkaClientError::NotPositioned`]: every partition stays paused,
+    /// and the caller polls `recv` and positions them again.
     pub async fn seek_to(&self, positions: &HashMap<(String, i32), Option<i64>>) -> Result<()> {
         if self.mode == ConsumerMode::Assign {
             let mut tpl = TopicPartitionList::new();
@@ -399,14 +542,18 @@ impl Consumer {
             let offset = next.map_or(Offset::Beginning, Offset::Offset);
             let mut attempt = 0;
             loop {
-                match self.inner.seek(topic, *partition, offset, Duration::from_secs(5)) {
+                let not_positioned = |reason: String| KafkaClientError::NotPositioned { topic: topic.clone(), partition: *partition, reason };
+                if self.assignment_changed.load(Ordering::SeqCst) {
+                    return Err(not_positioned("a rebalance arrived while seeking".into()));
+                }
+                match self.inner.seek(topic, *partition, offset, Duration::from_secs(2)) {
                     Ok(()) => break,
                     Err(e) if attempt < 50 => {
                         attempt += 1;
                         tracing::debug!(%topic, partition, error = %e, "seek not possible yet; retrying");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(not_positioned(e.to_string())),
                 }
             }
             resume.add_partition(topic, *partition);

@@ -5,15 +5,17 @@
 
 pub mod catalogue;
 pub mod dead_letters;
+pub mod health;
 pub mod kafka;
 pub mod maintenance;
 pub mod models;
 pub mod offsets;
 pub mod query;
 pub mod state;
+pub mod storage;
 pub mod writer;
 
-pub use catalogue::{Lake, TableSummary};
+pub use catalogue::Lake;
 pub use kafka::{Consumer, Kafka, KafkaClientError, Producer};
 pub use query::LakeSession;
 pub use state::AppendLog;

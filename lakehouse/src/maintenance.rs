@@ -8,15 +8,26 @@
 //! The rewrite is a Delta `OPTIMIZE` commit (`dataChange = false`): readers
 //! see the same rows before and after, and jobs appending meanwhile are not
 //! disturbed (appends do not conflict with a compaction).
+//!
+//! `arus lake vacuum` deletes what no recent version reads: files removed
+//! from a table (by an optimize or a merge) longer than the retention ago,
+//! and files a writer left behind without committing them (a job killed
+//! between writing a file and its commit), once older than the retention.
+//! [`checkpoint`] writes a checkpoint at a table's latest version when the
+//! last one is older, and drops log entries past the log retention (30 days
+//! by default), so opening a table reads one checkpoint and a few commits.
+//! [`stats`] is what `arus lake stats` and the metrics show; [`tend`] is
+//! the upkeep round's vacuum, checkpoint and metrics for one table.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use arus_schemas::tables::TableDef;
 use deltalake::operations::optimize::OptimizeType;
+use deltalake::operations::vacuum::VacuumMode;
 use deltalake::parquet::basic::Compression;
 use deltalake::parquet::file::properties::WriterProperties;
-use deltalake::{FilterOp, FilterValue};
+use deltalake::{DeltaTable, FilterOp, FilterValue};
 
 use crate::{Lake, LakeError};
 
@@ -82,6 +93,130 @@ pub async fn optimize(lake: &Lake, def: &'static TableDef) -> Result<Vec<Partiti
         reports.push(PartitionReport { partition, files_before: count, files_after: metrics.num_files_added, took: started.elapsed() });
     }
     Ok(reports)
+}
+
+/// What vacuuming one table did (or, in a dry run, would do).
+#[derive(Debug, Clone)]
+pub struct VacuumReport {
+    pub table: &'static str,
+    /// Paths relative to the table, deleted or to delete.
+    pub files: Vec<String>,
+    pub dry_run: bool,
+    pub took: Duration,
+}
+
+/// Deletes the files of `table` (`def`'s) that no version younger than
+/// `retention` reads, and files no commit added that are older than
+/// `retention`; returns the table after it. A reader still on a version
+/// older than `retention` fails to find its files: keep it well above the
+/// longest query (Delta's default is 7 days).
+pub async fn vacuum(def: &'static TableDef, table: DeltaTable, retention: Duration, dry_run: bool) -> Result<(DeltaTable, VacuumReport), LakeError> {
+    let started = Instant::now();
+    let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    let (table, metrics) = table
+        .vacuum()
+        .with_retention_period(retention)
+        // Our setting, not the table property, decides (the CLI refuses less than an hour).
+        .with_enforce_retention_duration(false)
+        .with_mode(VacuumMode::Full)
+        .with_dry_run(dry_run)
+        .await?;
+    let report = VacuumReport { table: def.name, files: metrics.files_deleted, dry_run, took: started.elapsed() };
+    if !report.files.is_empty() && !dry_run {
+        metrics::counter!("arus_lake_vacuumed_files_total", "table" => def.name).increment(report.files.len() as u64);
+        tracing::info!(table = def.name, files = report.files.len(), took = ?report.took, "vacuumed");
+    }
+    Ok((table, report))
+}
+
+/// The version of the table's newest checkpoint, from `_delta_log/_last_checkpoint`.
+async fn last_checkpoint(table: &DeltaTable) -> Option<u64> {
+    use object_store::ObjectStoreExt;
+    let store = table.log_store().object_store(None);
+    let bytes = store.get(&object_store::path::Path::from("_delta_log/_last_checkpoint")).await.ok()?.bytes().await.ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes).ok()?.get("version")?.as_u64()
+}
+
+/// Writes a checkpoint at `table`'s loaded version unless the newest one is
+/// there already, and drops log entries older than the log retention.
+/// Returns the version checkpointed, if any.
+pub async fn checkpoint(table: &DeltaTable) -> Result<Option<u64>, LakeError> {
+    let Some(version) = table.version() else { return Ok(None) };
+    if version == 0 || last_checkpoint(table).await == Some(version) {
+        return Ok(None);
+    }
+    deltalake::checkpoints::create_checkpoint(table, None).await?;
+    let dropped = deltalake::checkpoints::cleanup_metadata(table, None).await?;
+    tracing::debug!(version, dropped, "checkpoint written");
+    Ok(Some(version))
+}
+
+/// Files under this size count as small (what optimizing merges).
+pub const SMALL_FILE_BYTES: u64 = 8 << 20;
+
+/// A table's shape, for `arus lake stats` and the metrics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableStats {
+    pub table: &'static str,
+    pub partition_columns: &'static [&'static str],
+    pub version: Option<u64>,
+    pub files: u64,
+    pub bytes: u64,
+    pub rows: Option<u64>,
+    /// Files under [`SMALL_FILE_BYTES`].
+    pub small_files: u64,
+    pub partitions: u64,
+    /// The most files one partition holds (1 after an optimize).
+    pub max_files_per_partition: u64,
+    pub last_checkpoint: Option<u64>,
+}
+
+impl TableStats {
+    /// Sets this table's `arus_lake_*` gauges.
+    pub fn record(&self) {
+        let table = self.table;
+        metrics::gauge!("arus_lake_files", "table" => table).set(self.files as f64);
+        metrics::gauge!("arus_lake_small_files", "table" => table).set(self.small_files as f64);
+        metrics::gauge!("arus_lake_max_files_per_partition", "table" => table).set(self.max_files_per_partition as f64);
+        metrics::gauge!("arus_lake_bytes", "table" => table).set(self.bytes as f64);
+        if let Some(rows) = self.rows {
+            metrics::gauge!("arus_lake_rows", "table" => table).set(rows as f64);
+        }
+    }
+}
+
+/// The shape of `table`, `def`'s at the version loaded (none when the
+/// table is not there yet).
+pub async fn stats(def: &'static TableDef, table: &DeltaTable) -> TableStats {
+    let mut out = TableStats { table: def.name, partition_columns: def.partition_columns, version: table.version(), rows: Some(0), ..Default::default() };
+    let Ok(snapshot) = table.snapshot() else { return out };
+    out.last_checkpoint = last_checkpoint(table).await;
+    let mut per_partition: BTreeMap<Vec<Option<String>>, u64> = BTreeMap::new();
+    for file in snapshot.log_data() {
+        let size = file.size() as u64;
+        out.files += 1;
+        out.bytes += size;
+        out.small_files += u64::from(size < SMALL_FILE_BYTES);
+        out.rows = match (out.rows, file.num_records()) {
+            (Some(total), Some(n)) => Some(total + n as u64),
+            _ => None,
+        };
+        let values = file.partition_values_map();
+        *per_partition.entry(def.partition_columns.iter().map(|c| values.get(*c).cloned().flatten()).collect()).or_default() += 1;
+    }
+    out.partitions = per_partition.len() as u64;
+    out.max_files_per_partition = per_partition.values().copied().max().unwrap_or(0);
+    out
+}
+
+/// One upkeep round's work on one table after optimizing: vacuum past
+/// `retention`, checkpoint, and set its gauges, on one load of the table.
+pub async fn tend(lake: &Lake, def: &'static TableDef, retention: Duration) -> Result<TableStats, LakeError> {
+    let (table, _) = vacuum(def, lake.open_or_create(def).await?, retention, false).await?;
+    checkpoint(&table).await?;
+    let stats = stats(def, &table).await;
+    stats.record();
+    Ok(stats)
 }
 
 #[cfg(test)]
@@ -150,20 +285,25 @@ mod tests {
         assert_eq!(stored.last_offsets[&("raw".to_owned(), 0)], COMMITS * ROWS - 1);
     }
 
+    /// Three commits of `per_commit` transactions each, everyone's rows
+    /// interleaved, half this month and half 40 days ago (two partitions).
+    async fn interleaved(lake: &Lake, per_commit: i64) {
+        let settings = WriterSettings { max_rows: 100_000, max_latency: Duration::from_secs(60), checkpoint_interval: 100 };
+        let mut writer = ExactlyOnceWriter::<Transaction>::open(lake, &tables::TRANSACTIONS, "enrich", settings).await.unwrap();
+        writer.restore(&[("raw".into(), 0)]).await.unwrap();
+        for offset in 0..3 * per_commit {
+            writer.push(Some(txn(offset, if offset % 2 == 0 { 0 } else { 40 })), "raw", 0, offset);
+            if offset % per_commit == per_commit - 1 {
+                writer.flush().await.unwrap().unwrap();
+            }
+        }
+    }
+
     #[tokio::test]
     async fn partitions_are_merged_and_sorted_by_person_with_the_same_rows() {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::at(dir.path().to_str().unwrap()).unwrap();
-        // Three commits, each with everyone's rows interleaved, in two months.
-        let settings = WriterSettings { max_rows: 100_000, max_latency: Duration::from_secs(60), checkpoint_interval: 100 };
-        let mut writer = ExactlyOnceWriter::<Transaction>::open(&lake, &tables::TRANSACTIONS, "enrich", settings).await.unwrap();
-        writer.restore(&[("raw".into(), 0)]).await.unwrap();
-        for offset in 0..9000i64 {
-            writer.push(Some(txn(offset, if offset % 2 == 0 { 0 } else { 40 })), "raw", 0, offset);
-            if offset % 3000 == 2999 {
-                writer.flush().await.unwrap().unwrap();
-            }
-        }
+        interleaved(&lake, 3000).await;
         let table = lake.open_or_create(&tables::TRANSACTIONS).await.unwrap();
         let count = |t: &deltalake::DeltaTable| t.snapshot().unwrap().log_data().into_iter().count();
         assert_eq!(count(&table), 6);
@@ -196,5 +336,53 @@ mod tests {
         }
         // A second run has nothing to do.
         assert!(optimize(&lake, &tables::TRANSACTIONS).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn vacuum_deletes_what_no_version_reads_and_checkpoints_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::at(dir.path().to_str().unwrap()).unwrap();
+        interleaved(&lake, 200).await;
+        let parquet_files = || -> Vec<String> {
+            let mut found = Vec::new();
+            for month in std::fs::read_dir(dir.path().join("transactions")).unwrap() {
+                let month = month.unwrap().path();
+                if month.is_dir() && !month.ends_with("_delta_log") {
+                    found.extend(std::fs::read_dir(&month).unwrap().map(|f| f.unwrap().path().display().to_string()));
+                }
+            }
+            found.sort();
+            found
+        };
+        let open = || async { lake.open(&tables::TRANSACTIONS).await.unwrap() };
+        let before = stats(&tables::TRANSACTIONS, &open().await).await;
+        assert_eq!((before.files, before.partitions, before.max_files_per_partition, before.rows, before.small_files), (6, 2, 3, Some(600), 6), "{before:?}");
+        // A file a writer left without its commit.
+        let month_dir = std::path::Path::new(&parquet_files()[0]).parent().unwrap().to_owned();
+        std::fs::write(month_dir.join("part-orphan-0000.parquet"), b"never committed").unwrap();
+        optimize(&lake, &tables::TRANSACTIONS).await.unwrap();
+        assert_eq!(parquet_files().len(), 6 + 1 + 2, "optimize only removes files from the log");
+
+        // With a week's retention nothing is old enough yet.
+        let (_, kept) = vacuum(&tables::TRANSACTIONS, open().await, Duration::from_secs(7 * 86_400), false).await.unwrap();
+        assert!(kept.files.is_empty(), "{kept:?}");
+        let (_, dry) = vacuum(&tables::TRANSACTIONS, open().await, Duration::ZERO, true).await.unwrap();
+        assert_eq!(dry.files.len(), 7, "{dry:?}");
+        assert_eq!(parquet_files().len(), 9, "a dry run deletes nothing");
+        let (_, done) = vacuum(&tables::TRANSACTIONS, open().await, Duration::ZERO, false).await.unwrap();
+        assert_eq!(done.files.len(), 7);
+        assert!(done.files.iter().any(|f| f.ends_with("part-orphan-0000.parquet")), "{done:?}");
+        assert_eq!(parquet_files().len(), 2, "{:?}", parquet_files());
+        let table = lake.open_or_create(&tables::TRANSACTIONS).await.unwrap();
+        let n = query_table(&table, "t", "SELECT count(DISTINCT id) AS n FROM t").await.unwrap();
+        assert_eq!(n[0].column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().value(0), 600, "every row is still read");
+
+        let after = stats(&tables::TRANSACTIONS, &open().await).await;
+        assert_eq!((after.files, after.max_files_per_partition, after.rows), (2, 1, Some(600)));
+        assert_eq!(after.last_checkpoint, None);
+        let at = checkpoint(&open().await).await.unwrap();
+        assert_eq!(at, after.version);
+        assert_eq!(stats(&tables::TRANSACTIONS, &open().await).await.last_checkpoint, after.version);
+        assert_eq!(checkpoint(&open().await).await.unwrap(), None, "nothing new to checkpoint");
     }
 }

@@ -16,7 +16,7 @@ use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use deltalake::DeltaTable;
 use tokio::sync::Mutex;
 
@@ -181,6 +181,9 @@ pub async fn for_each_string(table: &DeltaTable, name: &str, column: &str, mut f
     Ok(())
 }
 
+/// The longest `IN` list of [`LakeSession`] queries that still prunes by statistics.
+pub const MAX_IN_LIST: usize = 500;
+
 /// The DataFusion session of a process, with every catalogue table registered
 /// under its name.
 #[derive(Clone)]
@@ -192,7 +195,7 @@ pub struct LakeSession {
 impl LakeSession {
     /// Registers every table of the catalogue (creating missing ones).
     pub async fn open(lake: &Lake, refresh: Duration) -> Result<Self, LakeError> {
-        let ctx = SessionContext::new();
+        let ctx = SessionContext::new_with_config(Self::config());
         let mut latest = HashMap::new();
         for def in tables::ALL {
             let table = lake.open_or_create(def).await?;
@@ -202,6 +205,19 @@ impl LakeSession {
             latest.insert(def.name, provider);
         }
         Ok(LakeSession { ctx, tables: Arc::new(latest) })
+    }
+
+    /// The settings of every session over the lake (this one and the SQL
+    /// endpoint's). An `IN` list of up to [`MAX_IN_LIST`] ids (an
+    /// officer's partners) still prunes row groups and pages by their
+    /// statistics. Bloom filters are not read: arus writes none, and
+    /// looking for them costs a pass of the pruning predicate per row group
+    /// (with a long `IN` list, seconds per query).
+    pub fn config() -> SessionConfig {
+        let mut config = SessionConfig::new();
+        config.options_mut().execution.parquet.max_in_list_size = MAX_IN_LIST;
+        config.options_mut().execution.parquet.bloom_filter_on_read = false;
+        config
     }
 
     /// The values of `table`'s partition columns in the version the next

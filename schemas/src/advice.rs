@@ -150,3 +150,29 @@ impl DailyTotalRow {
     /// What a MERGE sets on a row that exists.
     pub const SET: &'static [&'static str] = &["income", "expense", "count", "updated_at"];
 }
+
+/// A row of `monthly_totals`: what one person's transactions of one month
+/// (WIB) add up to, kept by the `monthly-totals` job so a year of cash
+/// flow is one partition's row group instead of twelve months' files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MonthlyTotalRow {
+    pub user_id: String,
+    /// `YYYY` of `month`: the table's partition column.
+    pub year: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Money in, whole rupiah (minus reversed money in).
+    pub income: i64,
+    /// Money out as a positive amount (minus reversed money out).
+    pub expense: i64,
+    /// Transactions counted (reversals included).
+    pub count: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl MonthlyTotalRow {
+    /// The MERGE key: one row per person and month.
+    pub const KEY: &'static [&'static str] = &["user_id", "year", "month"];
+    /// What a MERGE sets on a row that exists.
+    pub const SET: &'static [&'static str] = &["income", "expense", "count", "updated_at"];
+}

@@ -86,6 +86,17 @@ pub struct Config {
     /// Where the Delta tables live: a path, `file:///…` or `s3://bucket/prefix`.
     /// Empty means `{data_dir}/lake`.
     pub lake_uri: String,
+    /// S3-compatible endpoint for `s3://` lake and media URIs
+    /// (`http://minio:9000`); empty means AWS S3. An `http://` endpoint
+    /// allows plain HTTP.
+    pub s3_endpoint: String,
+    /// The bucket's region (MinIO accepts any).
+    pub s3_region: String,
+    /// S3 credentials; both empty means the AWS default chain
+    /// (`AWS_ACCESS_KEY_ID`…, an instance or pod role).
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: Secret,
+    pub s3_secret_access_key_file: String,
 
     /// `host:port[,host:port…]` of a Kafka cluster. Empty means `arus up`
     /// starts an embedded broker (tansu) under `data_dir`.
@@ -131,6 +142,9 @@ pub struct Config {
 
     /// Address of the HTTP API.
     pub http_addr: SocketAddr,
+    /// Where `arus job` answers `/metrics`, `/healthz` and `/readyz`
+    /// (`0.0.0.0:9464` in a container); empty means no listener.
+    pub job_http_addr: String,
     /// Address of the Postgres wire protocol (read-only SQL for psql,
     /// JDBC, ODBC); off when unset.
     pub pg_addr: Option<SocketAddr>,
@@ -175,12 +189,21 @@ pub struct Config {
     /// files into one, Z-ordered for per-person reads (`arus lake
     /// optimize`); 0 turns it off. A busy job commits a small file every
     /// batch (≤ 1 s), so the current month gathers hundreds of files in an
-    /// hour: keep this in minutes.
+    /// hour: keep this in minutes. Each round also vacuums (see
+    /// `vacuum_retention_hours`) and checkpoints every table.
     pub optimize_interval_s: u64,
+    /// How long files stay after no current version reads them (replaced
+    /// by an optimize or a merge, or written without a commit by a job that
+    /// died) before `arus lake vacuum` and the upkeep round delete them. A
+    /// query still on an older version cannot find its files after that.
+    pub vacuum_retention_hours: u64,
 
     /// Where uploaded files (statements, photos) are kept. Empty means
     /// `{data_dir}/media`.
     pub media_dir: PathBuf,
+    /// Uploaded files in object storage instead: `s3://bucket/prefix`
+    /// (with the `s3_*` settings), or a path. Empty means `media_dir`.
+    pub media_uri: String,
     /// Largest statement file an upload or `arus import` accepts, in bytes.
     pub import_max_bytes: u64,
     /// Largest size a spreadsheet may unpack to (all its zip parts), in bytes:
@@ -292,6 +315,11 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("./data"),
             lake_uri: String::new(),
+            s3_endpoint: String::new(),
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: String::new(),
+            s3_secret_access_key: Secret::default(),
+            s3_secret_access_key_file: String::new(),
             kafka_brokers: String::new(),
             kafka_partitions: 6,
             kafka_replication_factor: 1,
@@ -311,6 +339,7 @@ impl Default for Config {
             batch_max_latency_ms: 400,
             checkpoint_interval: 20,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            job_http_addr: String::new(),
             pg_addr: None,
             table_refresh_ms: 100,
             cors_origins: String::new(),
@@ -328,7 +357,9 @@ impl Default for Config {
             login_address_lockout_after: 50,
             auth_reload_ms: 2000,
             optimize_interval_s: 300,
+            vacuum_retention_hours: 168,
             media_dir: PathBuf::new(),
+            media_uri: String::new(),
             import_max_bytes: 50 << 20,
             import_max_unpacked_bytes: 1 << 30,
             category_review_threshold: 0.7,
@@ -444,6 +475,9 @@ impl Config {
         if self.model_poll_ms == 0 {
             return fail("model_poll_ms must be positive");
         }
+        if self.vacuum_retention_hours == 0 {
+            return fail("vacuum_retention_hours must be at least 1 (files a running query reads would be deleted under it)");
+        }
         if self.ocr_max_bytes == 0 || self.ocr_max_pixels == 0 || self.ocr_workers == 0 {
             return fail("ocr_max_bytes, ocr_max_pixels and ocr_workers must be positive");
         }
@@ -505,7 +539,15 @@ impl Config {
         absolute(&self.data_dir.join("lake")).display().to_string()
     }
 
-    /// The media store's root (a local directory), made absolute.
+    /// The media store's root: `media_uri`, or the local `media_dir`.
+    pub fn media_uri(&self) -> String {
+        if !self.media_uri.is_empty() {
+            return self.media_uri.clone();
+        }
+        self.media_dir().display().to_string()
+    }
+
+    /// The local media directory, made absolute.
     pub fn media_dir(&self) -> PathBuf {
         if self.media_dir.as_os_str().is_empty() {
             absolute(&self.data_dir.join("media"))

@@ -495,6 +495,15 @@ pub enum PayloadEncoding {
     Base64,
 }
 
+impl PayloadEncoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadEncoding::Utf8 => "utf8",
+            PayloadEncoding::Base64 => "base64",
+        }
+    }
+}
+
 impl DeadLetter {
     /// Stable id of a dead letter for a Kafka message.
     pub fn id_for(topic: &str, partition: i32, offset: i64) -> String {
@@ -503,29 +512,34 @@ impl DeadLetter {
 
     /// Encodes refused bytes for [`DeadLetter::payload`].
     pub fn encode_payload(bytes: &[u8]) -> (String, PayloadEncoding) {
+        use base64::Engine;
         match std::str::from_utf8(bytes) {
             Ok(text) => (text.to_owned(), PayloadEncoding::Utf8),
-            Err(_) => (base64_encode(bytes), PayloadEncoding::Base64),
+            Err(_) => (base64::engine::general_purpose::STANDARD.encode(bytes), PayloadEncoding::Base64),
         }
     }
 }
 
-/// Standard base64 with padding; small enough not to warrant a dependency.
-fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
+/// A dead letter published again to its source topic (`arus dlq replay`):
+/// where the copy went and whether its payload was corrected first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DlqReplay {
+    pub dead_letter_id: String,
+    pub replayed_at: DateTime<Utc>,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub payload_changed: bool,
+    pub note: Option<String>,
+}
+
+/// The bytes of a stored payload ([`DeadLetter::encode_payload`] reversed).
+pub fn decode_payload(payload: &str, encoding: PayloadEncoding) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    match encoding {
+        PayloadEncoding::Utf8 => Ok(payload.as_bytes().to_vec()),
+        PayloadEncoding::Base64 => base64::engine::general_purpose::STANDARD.decode(payload.trim()).map_err(|e| format!("not base64: {e}")),
     }
-    out
 }
 
 #[cfg(test)]
@@ -584,7 +598,11 @@ mod tests {
     fn payload_is_text_when_utf8_and_base64_otherwise() {
         assert_eq!(DeadLetter::encode_payload(b"{\"a\":1}"), ("{\"a\":1}".into(), PayloadEncoding::Utf8));
         assert_eq!(DeadLetter::encode_payload(&[0xff, 0xfe, 0x00, 0x41]), ("//4AQQ==".into(), PayloadEncoding::Base64));
-        assert_eq!(base64_encode(b"Ma"), "TWE=");
-        assert_eq!(base64_encode(b"Man"), "TWFu");
+        for bytes in [&b""[..], b"M", b"Ma", b"Man", &[0xff, 0xfe, 0x00, 0x41]] {
+            let (text, encoding) = DeadLetter::encode_payload(bytes);
+            assert_eq!(decode_payload(&text, encoding).unwrap(), bytes, "{text}");
+        }
+        assert_eq!(decode_payload("TWE=", PayloadEncoding::Base64).unwrap(), b"Ma");
+        assert!(decode_payload("T!E=", PayloadEncoding::Base64).is_err());
     }
 }

@@ -101,6 +101,27 @@ pub static DLQ: TableDef = TableDef {
     description: "messages that could not be processed, with the reason and the raw payload",
 };
 
+static DLQ_REPLAYS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("dead_letter_id", DataType::Utf8, false),
+        f("replayed_at", ts(), false),
+        f("topic", DataType::Utf8, false),
+        f("partition", DataType::Int32, false),
+        f("offset", DataType::Int64, false),
+        f("payload_changed", DataType::Boolean, false),
+        f("note", DataType::Utf8, true),
+    ]))
+});
+
+/// Dead letters published again by `arus dlq replay` ([`crate::events::DlqReplay`]).
+pub static DLQ_REPLAYS: TableDef = TableDef {
+    name: "dlq_replays",
+    schema: &DLQ_REPLAYS_SCHEMA,
+    partition_columns: &[],
+    cluster_by: &[],
+    description: "dead letters published again to their source topic (arus dlq replay): where the copy went, whether its payload was corrected",
+};
+
 static USERS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         f("user_id", DataType::Utf8, false),
@@ -755,10 +776,32 @@ pub static DAILY_TOTALS: TableDef = TableDef {
     description: "money in and out per person, day (WIB) and category, kept by the daily-totals job as transactions and corrections arrive; what dashboards and reports read",
 };
 
+static MONTHLY_TOTALS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        f("user_id", DataType::Utf8, false),
+        f("year", DataType::Utf8, false),
+        f("month", DataType::Utf8, false),
+        f("income", DataType::Int64, false),
+        f("expense", DataType::Int64, false),
+        f("count", DataType::Int64, false),
+        f("updated_at", ts(), false),
+    ]))
+});
+
+/// Per person and month totals kept in the stream ([`crate::advice::MonthlyTotalRow`]).
+/// By year: a year of one person's months is one file's row group.
+pub static MONTHLY_TOTALS: TableDef = TableDef {
+    name: "monthly_totals",
+    schema: &MONTHLY_TOTALS_SCHEMA,
+    partition_columns: &["year"],
+    cluster_by: &["user_id"],
+    description: "money in and out per person and month (WIB), kept by the monthly-totals job; what month-by-month cash flow reads",
+};
+
 /// Every table the catalogue knows, in creation order.
 pub static ALL: &[&TableDef] =
     &[&TRANSACTIONS, &DLQ, &USERS, &REFRESH_TOKENS, &ACCOUNTS, &AUDIT_LOG, &IMPORT_JOBS, &STATEMENT_MAPPINGS, &MODELS, &MEDIA, &WHATSAPP_LINKS, &WHATSAPP_MESSAGES, &NOTIFICATIONS,
-      &CUSTOMERS, &LOANS, &BILLS, &TASKS, &TASK_PARTICIPANTS, &TIERS, &DQ_RESULTS, &BUDGETS, &GOALS, &BUDGET_ALERTS, &ANOMALIES, &FORECASTS, &INSIGHTS, &DAILY_TOTALS];
+      &CUSTOMERS, &LOANS, &BILLS, &TASKS, &TASK_PARTICIPANTS, &TIERS, &DQ_RESULTS, &BUDGETS, &GOALS, &BUDGET_ALERTS, &ANOMALIES, &FORECASTS, &INSIGHTS, &DAILY_TOTALS, &DLQ_REPLAYS, &MONTHLY_TOTALS];
 
 /// The table named `name`, if the catalogue has it.
 pub fn by_name(name: &str) -> Option<&'static TableDef> {

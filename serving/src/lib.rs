@@ -76,6 +76,8 @@ pub enum ServeError {
     Keys(#[from] KeyError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("invalid configuration: {0}")]
+    Config(String),
     #[error("invalid cors_origins: {0}")]
     Cors(String),
     #[error("WhatsApp webhook: {0}")]

@@ -37,7 +37,15 @@ fn describe() {
     metrics::describe_counter!("arus_dead_letters_total", "messages sent to the dead-letter topic, by job and kind");
     metrics::describe_gauge!("arus_kafka_consumer_lag", "messages behind the partition end, by consumer group, topic and partition");
     metrics::describe_counter!("arus_logins_total", "login attempts by outcome");
+    metrics::describe_gauge!("arus_lake_files", "data files of a table's latest version (set by the upkeep round)");
+    metrics::describe_gauge!("arus_lake_small_files", "data files under 8 MiB, by table");
+    metrics::describe_gauge!("arus_lake_max_files_per_partition", "the most files one partition of a table holds (1 after optimize)");
+    metrics::describe_gauge!("arus_lake_bytes", "bytes of a table's data files");
+    metrics::describe_gauge!("arus_lake_rows", "rows of a table's latest version");
+    metrics::describe_counter!("arus_lake_vacuumed_files_total", "files vacuum deleted, by table");
     metrics::describe_counter!("arus_audit_failures_total", "audit records that could not be published");
+    metrics::describe_gauge!("arus_job_ready", "1 while a job of this process is positioned and its last commit succeeded, else 0");
+    metrics::describe_gauge!("arus_job_last_commit_timestamp_seconds", "when a job last committed to Delta (Unix seconds); freshness is now minus this");
 }
 
 pub fn routes() -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {

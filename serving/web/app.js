@@ -112,18 +112,32 @@ async function api(path, opts = {}, retry = true) {
     headers["content-type"] = "application/json";
     opts.body = JSON.stringify(opts.json);
   }
-  const res = await fetch(path, { method: opts.method || "GET", headers, body: opts.body });
+  let res;
+  try {
+    res = await fetch(path, { method: opts.method || "GET", headers, body: opts.body });
+  } catch (e) {
+    // No network and nothing kept for it: an answer, not an exception, so a page still draws the rest.
+    return { status: 0, ok: false, body: { error: { code: "offline", message: t("offline") } } };
+  }
   if (res.status === 401 && retry && S.refresh) {
-    if (await refresh()) return api(path, opts, false);
-    logout();
+    const renewed = await refresh();
+    if (renewed) return api(path, opts, false);
+    // Refused by the server: the session is over. Unreachable: stay, with what is kept offline.
+    if (renewed === false) logout();
   }
   const type = res.headers.get("content-type") || "";
   const body = type.includes("json") ? await res.json() : opts.blob ? await res.blob() : await res.text();
   return { status: res.status, ok: res.ok, body };
 }
 
+// true: renewed; false: the server refused; null: the server could not be reached.
 async function refresh() {
-  const res = await fetch("/api/v1/auth/refresh", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: S.refresh }) });
+  let res;
+  try {
+    res = await fetch("/api/v1/auth/refresh", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: S.refresh }) });
+  } catch (e) {
+    return null;
+  }
   if (!res.ok) return false;
   keep(await res.json());
   return true;
@@ -169,7 +183,15 @@ async function route() {
   // Only the latest navigation says its page is ready (an earlier, slower one may finish after it).
   const turn = ++S.turn;
   document.body.dataset.ready = "";
-  try { await pages[page](); } finally { if (turn === S.turn) document.body.dataset.ready = page; }
+  document.body.dataset.error = "";
+  try {
+    await pages[page]();
+  } catch (e) {
+    console.error(e);
+    document.body.dataset.error = String(e && e.stack || e);
+  } finally {
+    if (turn === S.turn) document.body.dataset.ready = page;
+  }
 }
 
 async function loadCategories() {

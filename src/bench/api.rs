@@ -27,7 +27,7 @@ use super::pipeline::{produce_synthetic, wait_for_rows};
 use crate::broker::EmbeddedBroker;
 
 /// The wrk script, kept in `bench/wrk/` and built into the binary.
-const SCRIPT: &str = include_str!("../../bench/wrk/transactions.lua");
+pub(super) const SCRIPT: &str = include_str!("../../bench/wrk/people.lua");
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiArgs {
@@ -37,18 +37,8 @@ pub struct ApiArgs {
     /// People the rows and the requests are spread over.
     #[arg(long, default_value_t = 1_000)]
     pub users: u64,
-    /// Length of each wrk run.
-    #[arg(long, default_value_t = 30)]
-    pub seconds: u64,
-    /// Requests per second of the paced run.
-    #[arg(long, default_value_t = 200)]
-    pub rate: u64,
-    /// Open connections.
-    #[arg(long, default_value_t = 16)]
-    pub connections: u64,
-    /// wrk threads (the server shares the machine).
-    #[arg(long, default_value_t = 1)]
-    pub threads: u64,
+    #[command(flatten)]
+    pub load: Load,
     /// Page size asked for.
     #[arg(long, default_value_t = 50)]
     pub limit: u64,
@@ -56,9 +46,6 @@ pub struct ApiArgs {
     /// temporary directory, removed at the end).
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// The wrk executable.
-    #[arg(long, default_value = "wrk")]
-    pub wrk: String,
     /// Port of the benchmark's own broker.
     #[arg(long, default_value_t = 19193)]
     pub port: u16,
@@ -81,7 +68,7 @@ pub async fn run(config: Config, args: ApiArgs) -> Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("warning: this is a debug build; figures are only meaningful with `cargo run --release`");
     }
-    check_wrk(&args.wrk)?;
+    args.load.check()?;
     let (dir, temporary) = match &args.dir {
         Some(dir) => (std::path::absolute(dir)?, false),
         None => (std::env::temp_dir().join(format!("arus-bench-api-{}", std::process::id())), true),
@@ -96,12 +83,12 @@ pub async fn run(config: Config, args: ApiArgs) -> Result<()> {
     let runs = result?;
     println!(
         "\narus bench api: GET /api/v1/transactions?limit={} · {} rows · {} people · {} s per run · {} connections · {} cores",
-        args.limit, args.rows, args.users, args.seconds, args.connections,
+        args.limit, args.rows, args.users, args.load.seconds, args.load.connections,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!("{:<12} {:<12} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>7}", "layout", "run", "files", "requests", "req/s", "p50", "p90", "p99", "max", "non-2xx", "errors");
     for run in &runs {
-        for (name, f) in [("open".to_owned(), &run.open), (format!("paced {}/s", args.rate), &run.paced)] {
+        for (name, f) in [("open".to_owned(), &run.open), (format!("paced {}/s", args.load.rate), &run.paced)] {
             println!(
                 "{:<12} {name:<12} {:>6} {:>9} {:>9.1} {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>7.1}ms {:>8} {:>7}",
                 run.layout, run.files, f.requests, f.requests_per_s, ms(f.p50), ms(f.p90), ms(f.p99), ms(f.max), f.non_2xx, f.socket_errors
@@ -109,10 +96,10 @@ pub async fn run(config: Config, args: ApiArgs) -> Result<()> {
         }
     }
     for run in &runs {
-        let met = run.paced.p99 <= Duration::from_millis(50) && run.paced.requests_per_s >= args.rate as f64 * 0.95;
+        let met = run.paced.p99 <= Duration::from_millis(50) && run.paced.requests_per_s >= args.load.rate as f64 * 0.95;
         println!(
             "target p99 ≤ 50 ms at {} req/s, {} layout: {} (p99 {:.1} ms at {:.1} req/s)",
-            args.rate,
+            args.load.rate,
             run.layout,
             if met { "met" } else { "NOT met" },
             ms(run.paced.p99),
@@ -138,7 +125,8 @@ async fn measure(config: &Config, args: &ApiArgs, dir: &Path) -> Result<Vec<Layo
     let lake = Lake::new(config)?;
     lake.ensure_all().await?;
     let loaded = load_transactions(config, &lake, args).await?;
-    store_people(&lake, args.users).await?;
+    let people: Vec<Person> = (0..args.users).map(Person::user).collect();
+    store_people(&lake, &people).await?;
 
     let shutdown = CancellationToken::new();
     let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
@@ -148,8 +136,8 @@ async fn measure(config: &Config, args: &ApiArgs, dir: &Path) -> Result<Vec<Layo
     };
     let addr = tokio::time::timeout(Duration::from_secs(120), bound_rx).await.context("the API did not start")??;
     let tokens = dir.join("wrk-tokens.txt");
-    write_tokens(config, args.users, &tokens)?;
-    let script = dir.join("wrk-transactions.lua");
+    write_tokens(config, &people, &tokens)?;
+    let script = dir.join("wrk-people.lua");
     std::fs::write(&script, SCRIPT)?;
     let url = format!("http://{addr}/api/v1/transactions?limit={}", args.limit);
     check_answers(&url, &tokens, args.limit).await?;
@@ -173,17 +161,18 @@ async fn measure(config: &Config, args: &ApiArgs, dir: &Path) -> Result<Vec<Layo
 
 /// Warm-up, then the open and the paced run.
 async fn load(args: &ApiArgs, url: &str, script: &Path, tokens: &Path, layout: &'static str, files: usize) -> Result<LayoutRuns> {
+    let wrk = &args.load;
     eprintln!("[{layout}: {files} files] warming up (5 s)…");
-    wrk(args, url, script, tokens, 5, None).await?;
-    eprintln!("[{layout}] open run: {} connections for {} s…", args.connections, args.seconds);
-    let open = wrk(args, url, script, tokens, args.seconds, None).await?;
-    eprintln!("[{layout}] paced run: {} requests/s for {} s…", args.rate, args.seconds);
-    let paced = wrk(args, url, script, tokens, args.seconds, Some(args.rate as f64 / args.threads.max(1) as f64)).await?;
+    wrk.run(url, script, tokens, 5, None).await?;
+    eprintln!("[{layout}] open run: {} connections for {} s…", args.load.connections, args.load.seconds);
+    let open = wrk.run(url, script, tokens, args.load.seconds, None).await?;
+    eprintln!("[{layout}] paced run: {} requests/s for {} s…", args.load.rate, args.load.seconds);
+    let paced = wrk.run(url, script, tokens, args.load.seconds, Some(args.load.rate)).await?;
     Ok(LayoutRuns { layout, files, open, paced })
 }
 
 async fn transaction_files(lake: &Lake) -> Result<usize> {
-    Ok(lake.summaries().await?.into_iter().find(|t| t.name == "transactions").map_or(0, |t| t.files))
+    Ok(lake.stats().await?.into_iter().find(|t| t.table == "transactions").map_or(0, |t| t.files as usize))
 }
 
 /// Fills `transactions` to `args.rows` rows through the broker and
@@ -213,32 +202,46 @@ async fn load_transactions(config: &Config, lake: &Lake, args: &ApiArgs) -> Resu
 }
 
 async fn transaction_rows(lake: &Lake) -> Result<u64> {
-    Ok(lake.summaries().await?.into_iter().find(|t| t.name == "transactions").and_then(|t| t.rows).unwrap_or(0))
+    Ok(lake.stats().await?.into_iter().find(|t| t.table == "transactions").and_then(|t| t.rows).unwrap_or(0))
 }
 
-/// Stores the people `user-00000`… the synthetic rows belong to, in one
-/// commit (they never log in: the benchmark mints their tokens).
-async fn store_people(lake: &Lake, users: u64) -> Result<()> {
+/// Someone the benchmark stores and mints a token for.
+pub(super) struct Person {
+    pub user_id: String,
+    pub role: Role,
+    pub officer_id: Option<String>,
+}
+
+impl Person {
+    /// Person `user-{i:05}`, the owner of the synthetic rows numbered `i`.
+    pub(super) fn user(i: u64) -> Self {
+        Person { user_id: format!("user-{i:05}"), role: Role::User, officer_id: None }
+    }
+}
+
+/// Stores `people` not stored yet, in one commit (they never log in: the
+/// benchmark mints their tokens).
+pub(super) async fn store_people(lake: &Lake, people: &[Person]) -> Result<()> {
     let mut log = AppendLog::<UserRecord>::open(lake, &tables::USERS).await?;
     let known: std::collections::HashSet<String> = log.rows().await?.into_iter().map(|u| u.user_id).collect();
     let hash = arus_serving::auth::password::hash(hex(&rand::random::<[u8; 16]>())).await.map_err(anyhow::Error::msg)?;
     let now = Utc::now();
-    let missing: Vec<UserRecord> = (0..users)
-        .map(|i| format!("user-{i:05}"))
-        .filter(|id| !known.contains(id))
-        .map(|user_id| UserRecord {
-            email: Some(format!("{user_id}@bench.arus.id")),
+    let missing: Vec<UserRecord> = people
+        .iter()
+        .filter(|p| !known.contains(&p.user_id))
+        .map(|p| UserRecord {
+            email: Some(format!("{}@bench.arus.id", p.user_id)),
             phone: None,
-            display_name: user_id.clone(),
+            display_name: p.user_id.clone(),
             password_hash: hash.clone(),
-            role: Role::User,
-            officer_id: None,
+            role: p.role,
+            officer_id: p.officer_id.clone(),
             disabled: false,
             revision: 1,
             created_at: now,
             updated_at: now,
             updated_by: Some("bench".into()),
-            user_id,
+            user_id: p.user_id.clone(),
         })
         .collect();
     if !missing.is_empty() {
@@ -248,12 +251,12 @@ async fn store_people(lake: &Lake, users: u64) -> Result<()> {
 }
 
 /// One access token per person, a line each, signed with the API's key.
-fn write_tokens(config: &Config, users: u64, path: &Path) -> Result<()> {
+pub(super) fn write_tokens<'a>(config: &Config, people: impl IntoIterator<Item = &'a Person>, path: &Path) -> Result<()> {
     let keys = TokenKeys::from_config(config)?;
     let mut lines = String::new();
-    for i in 0..users {
+    for p in people {
         let sid = uuid::Uuid::new_v4().to_string();
-        let (token, _) = keys.issue(&format!("user-{i:05}"), Role::User.as_str(), &sid, 3600)?;
+        let (token, _) = keys.issue(&p.user_id, p.role.as_str(), &sid, 3600)?;
         lines.push_str(&token);
         lines.push('\n');
     }
@@ -277,33 +280,58 @@ async fn check_answers(url: &str, tokens: &Path, limit: u64) -> Result<()> {
     Ok(())
 }
 
-fn check_wrk(wrk: &str) -> Result<()> {
-    match std::process::Command::new(wrk).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
-        Ok(_) => Ok(()),
-        Err(e) => bail!("{wrk}: {e}; install it with `apt-get install wrk` (bench/api.sh does)"),
-    }
+/// How wrk loads the server (the API and the serving benchmarks alike).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Load {
+    /// Length of each measured wrk run.
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u64,
+    /// Requests per second of a paced run.
+    #[arg(long, default_value_t = 200)]
+    pub rate: u64,
+    /// Open connections.
+    #[arg(long, default_value_t = 16)]
+    pub connections: u64,
+    /// wrk threads (the server shares the machine).
+    #[arg(long, default_value_t = 1)]
+    pub threads: u64,
+    /// The wrk executable.
+    #[arg(long, default_value = "wrk")]
+    pub wrk: String,
 }
 
-/// Runs wrk; with `rate`, each wrk thread sends that many requests per second on a fixed schedule.
-async fn wrk(args: &ApiArgs, url: &str, script: &Path, tokens: &Path, seconds: u64, rate: Option<f64>) -> Result<WrkFigures> {
-    let mut command = tokio::process::Command::new(&args.wrk);
-    command
-        .args(["-t", &args.threads.to_string(), "-c", &args.connections.to_string(), "-d", &format!("{seconds}s")])
-        .args(["--timeout", "30s", "--latency", "-s"])
-        .arg(script)
-        .arg(url)
-        .arg("--")
-        .arg(tokens)
-        .env_remove("ARUS_WRK_RATE");
-    if let Some(rate) = rate {
-        command.env("ARUS_WRK_RATE", rate.to_string());
+impl Load {
+    /// Fails early, with how to install it, when wrk is not there.
+    pub(super) fn check(&self) -> Result<()> {
+        match std::process::Command::new(&self.wrk).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+            Ok(_) => Ok(()),
+            Err(e) => bail!("{}: {e}; install it with `apt-get install wrk` (deploy/system-packages.sh does)", self.wrk),
+        }
     }
-    let out = command.output().await.with_context(|| format!("running {}", args.wrk))?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+
+    /// GETs `url` for `seconds` with the tokens of `tokens` in turn; with
+    /// `rate`, that many requests per second in all on a fixed schedule.
+    pub(super) async fn run(&self, url: &str, script: &Path, tokens: &Path, seconds: u64, rate: Option<u64>) -> Result<WrkFigures> {
+        let threads = self.threads.max(1);
+        let mut command = tokio::process::Command::new(&self.wrk);
+        command
+            .args(["-t", &threads.to_string(), "-c", &self.connections.to_string(), "-d", &format!("{seconds}s")])
+            .args(["--timeout", "30s", "--latency", "-s"])
+            .arg(script)
+            .arg(url)
+            .arg("--")
+            .arg(tokens)
+            .env_remove("ARUS_WRK_RATE");
+        if let Some(rate) = rate {
+            command.env("ARUS_WRK_RATE", (rate as f64 / threads as f64).to_string());
+        }
+        let out = command.output().await.with_context(|| format!("running {}", self.wrk))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+        }
+        parse_wrk(&text).with_context(|| format!("reading wrk's report:\n{text}"))
     }
-    parse_wrk(&text).with_context(|| format!("reading wrk's report:\n{text}"))
 }
 
 /// Reads the report `wrk --latency` prints.
@@ -348,7 +376,7 @@ fn duration(text: &str) -> Result<Duration> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-fn ms(d: Duration) -> f64 {
+pub(super) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 

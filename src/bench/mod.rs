@@ -4,6 +4,7 @@
 pub mod api;
 pub mod import;
 pub mod pipeline;
+pub mod serving;
 pub mod tiering;
 pub mod webhook;
 

@@ -203,10 +203,10 @@ pub(super) async fn wait_for_rows<T>(lake: &Lake, rows: u64, timeout: Duration, 
     let started = Instant::now();
     loop {
         let count = lake
-            .summaries()
+            .stats()
             .await?
             .into_iter()
-            .find(|t| t.name == "transactions")
+            .find(|t| t.table == "transactions")
             .and_then(|t| t.rows)
             .unwrap_or(0);
         if count >= rows {

@@ -18,6 +18,7 @@ pub mod whatsapp;
 
 use arus_schemas::Config;
 use keyed::{KeyedTable as _, TableJob};
+use totals::Grain as _;
 use tokio_util::sync::CancellationToken;
 
 pub use runner::{JobError, JobReport};
@@ -43,7 +44,8 @@ pub const JOB_NAMES: &[&str] = &[
     advice::overspending::NAME,
     advice::anomalies::NAME,
     advice::advisor::NAME,
-    totals::NAME,
+    totals::Daily::NAME,
+    totals::Monthly::NAME,
 ];
 
 /// Runs the job called `name` until `shutdown` is cancelled, then commits
@@ -91,7 +93,8 @@ pub async fn run_named(name: &str, config: &Config, shutdown: CancellationToken)
             let r = advice::advisor::run(config, shutdown).await?;
             Ok(JobReport { consumed: r.people, rows: r.forecast_rows + r.insights, emitted: r.alerts, ..JobReport::default() })
         }
-        totals::NAME => runner::run(totals::DailyTotals::new(config), config, shutdown).await,
+        totals::Daily::NAME => runner::run(totals::DailyTotals::new(config), config, shutdown).await,
+        totals::Monthly::NAME => runner::run(totals::MonthlyTotals::new(config), config, shutdown).await,
         other => Err(JobError::UnknownJob(other.to_owned())),
     }
 }

@@ -8,8 +8,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use arus_lakehouse::kafka::{BorrowedMessage, Message};
+use arus_lakehouse::health::{self, JobState};
 use arus_lakehouse::{plan_resume, Consumer, ExactlyOnceWriter, Kafka, KafkaClientError, Lake, LakeError, Producer, UpdateSpec, WriterSettings};
 use arus_schemas::tables::TableDef;
+use arus_schemas::config::ConsumerMode;
 use arus_schemas::{topics, Config, DeadLetter};
 use deltalake::DeltaTable;
 use futures::future::try_join_all;
@@ -34,8 +36,6 @@ pub enum JobError {
     WhatsApp(#[from] crate::whatsapp::WhatsAppError),
     #[error("job {job}: {reason}")]
     State { job: &'static str, reason: String },
-    #[error("job {job} gave up after {attempts} failed commits in a row: {last}")]
-    TooManyFailures { job: &'static str, attempts: u32, last: String },
 }
 
 /// What one message becomes.
@@ -102,7 +102,12 @@ pub struct JobReport {
     pub restores: u64,
 }
 
-const MAX_CONSECUTIVE_FAILURES: u32 = 10;
+/// A failed commit is tried again after this times the failures in a row, at most [`RETRY_MAX`].
+const RETRY_BASE: Duration = Duration::from_millis(200);
+const RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// How often a group member compares its share with the group's size.
+const GROUP_CHECK: Duration = Duration::from_secs(5);
 
 struct Runner<J: Job> {
     job: J,
@@ -163,9 +168,20 @@ pub async fn run<J: Job>(job: J, config: &Config, shutdown: CancellationToken) -
 impl<J: Job> Runner<J> {
     async fn run(&mut self, consumer: &Consumer, shutdown: CancellationToken) -> Result<JobReport, JobError> {
         let mut failures = 0u32;
+        // Set while the partitions could not be positioned: they stay paused,
+        // recv() serves whatever rebalance is pending, and restore runs again.
+        let mut reposition: Option<Instant> = None;
+        // A look at the group's shares now and then (see Consumer::rejoin_if_stale).
+        let mut group_check = tokio::time::interval(GROUP_CHECK);
+        group_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        health::set(J::NAME, JobState::Starting);
         loop {
-            if consumer.take_assignment_changed() {
-                self.restore(consumer).await?;
+            let retry_due = reposition.is_some_and(|at| Instant::now() >= at);
+            if consumer.take_assignment_changed() || retry_due {
+                reposition = self.restore_or_retry(consumer).await?;
+                if reposition.is_none() && failures == 0 {
+                    health::set(J::NAME, JobState::Ready);
+                }
                 continue;
             }
             let deadline = self.writer.deadline().map(Instant::from_std);
@@ -173,6 +189,13 @@ impl<J: Job> Runner<J> {
                 biased;
                 _ = shutdown.cancelled() => break,
                 _ = sleep_until_opt(deadline) => {}
+                _ = sleep_until_opt(reposition) => continue,
+                _ = group_check.tick(), if self.config.consumer_mode == ConsumerMode::Group => {
+                    if let Err(e) = consumer.rejoin_if_stale().await {
+                        tracing::debug!(job = J::NAME, error = %e, "group check failed (tried again later)");
+                    }
+                    continue;
+                }
                 // Restored at the top of the loop; recv() is cancel-safe.
                 _ = consumer.assignment_change() => continue,
                 msg = consumer.recv() => {
@@ -180,7 +203,14 @@ impl<J: Job> Runner<J> {
                     if consumer.take_assignment_changed() {
                         // This message was fetched under the old positions;
                         // the seek in restore() re-delivers it if it is needed.
-                        self.restore(consumer).await?;
+                        reposition = self.restore_or_retry(consumer).await?;
+                        if reposition.is_none() && failures == 0 {
+                            health::set(J::NAME, JobState::Ready);
+                        }
+                        continue;
+                    }
+                    if reposition.is_some() {
+                        // Not positioned from the Delta log yet: the seek re-delivers it.
                         continue;
                     }
                     self.handle(&msg);
@@ -188,15 +218,22 @@ impl<J: Job> Runner<J> {
             }
             if self.writer.is_due() {
                 match self.commit(consumer).await {
-                    Ok(()) => failures = 0,
-                    Err(e) => {
-                        failures += 1;
-                        tracing::error!(job = J::NAME, error = %e, failures, "commit failed; restoring positions from the Delta log");
-                        if failures >= MAX_CONSECUTIVE_FAILURES {
-                            return Err(JobError::TooManyFailures { job: J::NAME, attempts: failures, last: e.to_string() });
+                    Ok(()) => {
+                        if failures > 0 {
+                            tracing::info!(job = J::NAME, failures, "committing again");
+                            health::set(J::NAME, JobState::Ready);
                         }
-                        tokio::time::sleep(Duration::from_millis(200 * u64::from(failures))).await;
-                        self.restore(consumer).await?;
+                        failures = 0;
+                    }
+                    Err(e) => {
+                        // Nothing was committed (no rows, no position): the
+                        // job stays where the Delta log says, not ready,
+                        // and tries again until the lake takes commits.
+                        failures += 1;
+                        tracing::error!(job = J::NAME, error = %e, failures, "commit failed; restoring positions from the Delta log and trying again");
+                        health::set(J::NAME, JobState::Failing { failures, reason: e.to_string() });
+                        tokio::time::sleep(RETRY_BASE.saturating_mul(failures).min(RETRY_MAX)).await;
+                        reposition = self.restore_or_retry(consumer).await?;
                     }
                 }
             }
@@ -210,6 +247,7 @@ impl<J: Job> Runner<J> {
         tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10)))
             .await
             .map_err(|e| JobError::State { job: J::NAME, reason: e.to_string() })??;
+        health::forget(J::NAME);
         tracing::info!(job = J::NAME, report = ?self.report, "job stopped");
         Ok(self.report)
     }
@@ -313,11 +351,34 @@ impl<J: Job> Runner<J> {
             if flushed.updated_rows < flushed.updates {
                 tracing::warn!(job = J::NAME, updates = flushed.updates, matched = flushed.updated_rows, "some updates found no row to change (unknown ids, or several updates of one row)");
             }
+            health::committed(J::NAME);
             if let Err(e) = consumer.commit_for_lag(&self.writer.committed_next_offsets()) {
                 tracing::debug!(job = J::NAME, error = %e, "lag commit failed (harmless)");
             }
         }
         Ok(())
+    }
+
+    /// [`Runner::restore`], or when the partitions could not be positioned
+    /// (librdkafka's fetcher not started yet, or a rebalance waiting to be
+    /// served), the moment to try again.
+    async fn restore_or_retry(&mut self, consumer: &Consumer) -> Result<Option<Instant>, JobError> {
+        match self.restore(consumer).await {
+            Ok(()) => Ok(None),
+            Err(JobError::Kafka(e @ KafkaClientError::NotPositioned { .. })) => {
+                tracing::warn!(job = J::NAME, error = %e, "partitions not positioned yet; serving the consumer and trying again");
+                Ok(Some(Instant::now() + Duration::from_millis(500)))
+            }
+            // The broker cannot be reached (down, restarting, a broken
+            // connection): nothing is consumed or committed meanwhile; the
+            // job says not ready and tries again, librdkafka reconnects.
+            Err(JobError::Kafka(e @ (KafkaClientError::Kafka { .. } | KafkaClientError::Delivery { .. }))) => {
+                tracing::warn!(job = J::NAME, error = %e, "the broker could not be reached while restoring; trying again in 2 s");
+                health::set(J::NAME, JobState::Failing { failures: 1, reason: e.to_string() });
+                Ok(Some(Instant::now() + Duration::from_secs(2)))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Drops the buffer, reads positions from the Delta log, checks them

@@ -1,35 +1,40 @@
-//! `daily-totals`: the aggregate dashboards and reports read — money in
-//! and out per person, day (WIB) and category in `daily_totals` — kept as
-//! transactions (`arus.txn.v1`) and category corrections
-//! (`arus.txn.feedback.v1`) arrive, so no request scans `transactions`.
+//! The aggregates dashboards and reports read, kept as transactions
+//! (`arus.txn.v1`) and category corrections (`arus.txn.feedback.v1`)
+//! arrive, so no request scans `transactions`:
+//! - `daily-totals`: money in and out per person, day (WIB) and category
+//!   in `daily_totals`;
+//! - `monthly-totals`: per person and month in `monthly_totals`
+//!   (partitioned by year), so a year of cash flow is one file's row
+//!   group rather than a row group in each of twelve month partitions.
+//!   It has no category, so corrections do not concern it.
 //!
-//! Every change is an upsert of the row's whole new value (a MERGE on
-//! person, month, day and category), so writing it twice is harmless and
-//! the table always equals what the messages up to its committed
-//! positions add up to. Restart: the totals and the transactions counted
-//! (needed to move one on a correction) are rebuilt by reading both topics
-//! up to those positions ([`crate::replay`]); a transaction seen again is
-//! a duplicate.
+//! Every change is an upsert of the row's whole new value (a MERGE on its
+//! key), so writing it twice is harmless and the table always equals what
+//! the messages up to its committed positions add up to. Restart: the
+//! totals and the transactions counted (needed to move one on a
+//! correction) are rebuilt by reading the sources up to those positions
+//! ([`crate::replay`]); a transaction seen again is a duplicate.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 
 use arus_lakehouse::dead_letters::decode;
 use arus_lakehouse::kafka::{BorrowedMessage, Message};
-use arus_schemas::advice::DailyTotalRow;
+use arus_schemas::advice::{DailyTotalRow, MonthlyTotalRow};
 use arus_schemas::events::jakarta;
 use arus_schemas::tables::{self, TableDef};
 use arus_schemas::{topics, CategoryFeedback, Config, Transaction};
-use chrono::{NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate, Utc};
 use deltalake::DeltaTable;
+use serde::Serialize;
 
 use crate::advice::overspending::{id_key, unsupported};
 use crate::runner::{Job, JobError, Outcome};
 use arus_lakehouse::UpdateSpec;
 
-pub const NAME: &str = "daily-totals";
-
-/// Person, day, category.
-type Key = (String, NaiveDate, String);
+/// Person, day (the first of the month for monthly totals), category
+/// (empty for monthly totals).
+pub type Key = (String, NaiveDate, String);
 
 /// What a day's category holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,29 +71,39 @@ pub fn day_of(t: &Transaction) -> NaiveDate {
     t.occurred_at.with_timezone(&jakarta()).date_naive()
 }
 
-pub struct DailyTotals {
-    config: Config,
-    totals: HashMap<Key, Sums>,
-    /// Transactions counted: where, and what they added.
-    counted: HashMap<u128, (Key, Sums)>,
-    /// Corrections that arrived before their transaction.
-    corrected_early: HashMap<u128, String>,
-    txn_topic: String,
+/// What a totals table sums over: its job, table, key and rows.
+pub trait Grain: Send + 'static {
+    const NAME: &'static str;
+    const SOURCES: &'static [&'static str];
+    type Row: Serialize + Send;
+    fn table() -> &'static TableDef;
+    fn spec() -> UpdateSpec;
+    /// The key a transaction of `user` on `day` in `category` counts under.
+    fn key(user: &str, day: NaiveDate, category: &str) -> Key;
+    fn row(key: &Key, sums: Sums) -> Self::Row;
 }
 
-impl DailyTotals {
-    pub fn new(config: &Config) -> Self {
-        DailyTotals {
-            config: config.clone(),
-            totals: HashMap::new(),
-            counted: HashMap::new(),
-            corrected_early: HashMap::new(),
-            txn_topic: config.topic(topics::TXN),
-        }
+/// Per person, day and category.
+pub struct Daily;
+
+impl Grain for Daily {
+    const NAME: &'static str = "daily-totals";
+    const SOURCES: &'static [&'static str] = &[topics::TXN, topics::TXN_FEEDBACK];
+    type Row = DailyTotalRow;
+
+    fn table() -> &'static TableDef {
+        &tables::DAILY_TOTALS
     }
 
-    fn row(&self, key: &Key) -> DailyTotalRow {
-        let sums = self.totals.get(key).copied().unwrap_or_default();
+    fn spec() -> UpdateSpec {
+        UpdateSpec { keys: DailyTotalRow::KEY, set: DailyTotalRow::SET, insert: true }
+    }
+
+    fn key(user: &str, day: NaiveDate, category: &str) -> Key {
+        (user.to_owned(), day, category.to_owned())
+    }
+
+    fn row(key: &Key, sums: Sums) -> DailyTotalRow {
         DailyTotalRow {
             user_id: key.0.clone(),
             month: key.1.format("%Y-%m").to_string(),
@@ -100,13 +115,78 @@ impl DailyTotals {
             updated_at: Utc::now(),
         }
     }
+}
 
-    fn transaction(&mut self, msg: &BorrowedMessage<'_>) -> Outcome<(), DailyTotalRow> {
-        let t: Transaction = match decode(NAME, msg) {
+/// Per person and month.
+pub struct Monthly;
+
+impl Grain for Monthly {
+    const NAME: &'static str = "monthly-totals";
+    const SOURCES: &'static [&'static str] = &[topics::TXN];
+    type Row = MonthlyTotalRow;
+
+    fn table() -> &'static TableDef {
+        &tables::MONTHLY_TOTALS
+    }
+
+    fn spec() -> UpdateSpec {
+        UpdateSpec { keys: MonthlyTotalRow::KEY, set: MonthlyTotalRow::SET, insert: true }
+    }
+
+    fn key(user: &str, day: NaiveDate, _category: &str) -> Key {
+        (user.to_owned(), day.with_day(1).expect("every month has a first"), String::new())
+    }
+
+    fn row(key: &Key, sums: Sums) -> MonthlyTotalRow {
+        MonthlyTotalRow {
+            user_id: key.0.clone(),
+            year: key.1.format("%Y").to_string(),
+            month: key.1.format("%Y-%m").to_string(),
+            income: sums.income,
+            expense: sums.expense,
+            count: sums.count,
+            updated_at: Utc::now(),
+        }
+    }
+}
+
+/// The job keeping `G`'s table.
+pub struct Totals<G: Grain> {
+    config: Config,
+    totals: HashMap<Key, Sums>,
+    /// Transactions counted: where, and what they added.
+    counted: HashMap<u128, (Key, Sums)>,
+    /// Corrections that arrived before their transaction.
+    corrected_early: HashMap<u128, String>,
+    txn_topic: String,
+    grain: PhantomData<G>,
+}
+
+pub type DailyTotals = Totals<Daily>;
+pub type MonthlyTotals = Totals<Monthly>;
+
+impl<G: Grain> Totals<G> {
+    pub fn new(config: &Config) -> Self {
+        Totals {
+            config: config.clone(),
+            totals: HashMap::new(),
+            counted: HashMap::new(),
+            corrected_early: HashMap::new(),
+            txn_topic: config.topic(topics::TXN),
+            grain: PhantomData,
+        }
+    }
+
+    fn row(&self, key: &Key) -> G::Row {
+        G::row(key, self.totals.get(key).copied().unwrap_or_default())
+    }
+
+    fn transaction(&mut self, msg: &BorrowedMessage<'_>) -> Outcome<(), G::Row> {
+        let t: Transaction = match decode(G::NAME, msg) {
             Ok(t) => t,
             Err(dead) => return Outcome::Dead(dead),
         };
-        if let Some(dead) = unsupported(NAME, msg, i64::from(t.schema_version), &t.user_id) {
+        if let Some(dead) = unsupported(G::NAME, msg, i64::from(t.schema_version), &t.user_id) {
             return Outcome::Dead(dead);
         }
         let id = id_key(&t.id);
@@ -114,15 +194,15 @@ impl DailyTotals {
             return Outcome::Duplicate;
         }
         let category = self.corrected_early.remove(&id).or_else(|| t.category_id.clone()).unwrap_or_else(|| "other".to_owned());
-        let key = (t.user_id.clone(), day_of(&t), category);
+        let key = G::key(&t.user_id, day_of(&t), &category);
         let sums = sums_of(&t);
         self.totals.entry(key.clone()).or_default().add(sums, 1);
         self.counted.insert(id, (key.clone(), sums));
         Outcome::Update(self.row(&key))
     }
 
-    fn feedback(&mut self, msg: &BorrowedMessage<'_>) -> Outcome<(), DailyTotalRow> {
-        let fb: CategoryFeedback = match decode(NAME, msg) {
+    fn feedback(&mut self, msg: &BorrowedMessage<'_>) -> Outcome<(), G::Row> {
+        let fb: CategoryFeedback = match decode(G::NAME, msg) {
             Ok(fb) => fb,
             Err(dead) => return Outcome::Dead(dead),
         };
@@ -131,11 +211,11 @@ impl DailyTotals {
             self.corrected_early.insert(id, fb.category_id);
             return Outcome::Ignored;
         };
+        let to = G::key(&from.0, from.1, &fb.category_id);
         // Only the owner's transaction moves.
-        if from.0 != fb.user_id || from.2 == fb.category_id {
+        if from.0 != fb.user_id || from == to {
             return Outcome::Ignored;
         }
-        let to = (from.0.clone(), from.1, fb.category_id);
         self.totals.entry(from.clone()).or_default().add(sums, -1);
         self.totals.entry(to.clone()).or_default().add(sums, 1);
         self.counted.insert(id, (to.clone(), sums));
@@ -143,18 +223,18 @@ impl DailyTotals {
     }
 }
 
-impl Job for DailyTotals {
+impl<G: Grain> Job for Totals<G> {
     type Row = ();
-    type Update = DailyTotalRow;
-    const NAME: &'static str = NAME;
-    const SOURCES: &'static [&'static str] = &[topics::TXN, topics::TXN_FEEDBACK];
+    type Update = G::Row;
+    const NAME: &'static str = G::NAME;
+    const SOURCES: &'static [&'static str] = G::SOURCES;
 
     fn table(&self) -> &'static TableDef {
-        &tables::DAILY_TOTALS
+        G::table()
     }
 
     fn update_spec(&self) -> Option<UpdateSpec> {
-        Some(UpdateSpec { keys: DailyTotalRow::KEY, set: DailyTotalRow::SET, insert: true })
+        Some(G::spec())
     }
 
     async fn restore_state(&mut self, table: &DeltaTable) -> Result<(), JobError> {
@@ -163,15 +243,15 @@ impl Job for DailyTotals {
         self.corrected_early.clear();
         let started = std::time::Instant::now();
         let config = self.config.clone();
-        let messages = crate::replay::replay_committed(&config, NAME, table, Self::SOURCES, |msg| {
+        let messages = crate::replay::replay_committed(&config, G::NAME, table, G::SOURCES, |msg| {
             let _ = self.process(msg);
         })
         .await?;
-        tracing::info!(job = NAME, messages, keys = self.totals.len(), took_ms = started.elapsed().as_millis() as u64, "state rebuilt");
+        tracing::info!(job = G::NAME, messages, keys = self.totals.len(), took_ms = started.elapsed().as_millis() as u64, "state rebuilt");
         Ok(())
     }
 
-    fn process(&mut self, msg: &BorrowedMessage<'_>) -> Outcome<(), DailyTotalRow> {
+    fn process(&mut self, msg: &BorrowedMessage<'_>) -> Outcome<(), G::Row> {
         if msg.topic() == self.txn_topic {
             self.transaction(msg)
         } else {
@@ -205,6 +285,18 @@ mod tests {
         // A refund of spending lowers spending; a reversed sale lowers income.
         assert_eq!(sums_of(&txn(45_000, true)), Sums { income: 0, expense: -45_000, count: 1 });
         assert_eq!(sums_of(&txn(-300_000, true)), Sums { income: -300_000, expense: 0, count: 1 });
+    }
+
+    #[test]
+    fn monthly_keys_are_the_month_of_the_day_in_jakarta_without_category() {
+        let t = txn(1, false);
+        let key = Monthly::key(&t.user_id, day_of(&t), "food_drink");
+        assert_eq!(key, ("u".to_owned(), NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(), String::new()));
+        // A correction keeps a transaction in its month: nothing moves.
+        assert_eq!(Monthly::key(&key.0, key.1, "transport"), key);
+        let row = Monthly::row(&key, Sums { income: 5, expense: 7, count: 2 });
+        assert_eq!((row.year.as_str(), row.month.as_str(), row.income, row.expense, row.count), ("2026", "2026-11", 5, 7, 2));
+        assert_ne!(Daily::key(&key.0, day_of(&t), "transport"), Daily::key(&key.0, day_of(&t), "food_drink"));
     }
 
     #[test]

@@ -23,6 +23,11 @@ pub struct TestEnv {
 impl TestEnv {
     /// A namespace of its own on the shared broker, with topics and tables created.
     pub async fn new(name: &str) -> TestEnv {
+        TestEnv::on(name, brokers()).await
+    }
+
+    /// The same on the broker at `brokers`.
+    pub async fn on(name: &str, brokers: String) -> TestEnv {
         // Logs of the jobs a test runs in-process; shown for failing tests (RUST_LOG filters).
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,buoyant_kernel=warn,deltalake_core=warn,datafusion=warn".into()))
@@ -31,7 +36,7 @@ impl TestEnv {
         let dir = tempfile::tempdir().unwrap();
         let tag = format!("{name}-{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let config = Config {
-            kafka_brokers: brokers(),
+            kafka_brokers: brokers,
             data_dir: dir.path().to_owned(),
             topic_prefix: tag.clone(),
             group_prefix: tag,
@@ -170,4 +175,29 @@ pub async fn wait_committed(config: &Config, job: &str, table: &'static arus_sch
         assert!(started.elapsed() < Duration::from_secs(120), "{job} committed {done} of {count} messages of {topics:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// How many times the reliability scenarios kill a job: `ARUS_RELIABILITY_KILLS`
+/// (`bash bench/reliability/run.sh` sets 10), else 3 (the quick part in CI).
+pub fn kills() -> usize {
+    std::env::var("ARUS_RELIABILITY_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(3)
+}
+
+/// One row of the reliability summary: printed, and appended to
+/// `target/tmp/reliability.tsv`, which `bench/reliability/run.sh` prints as a table.
+pub fn record(scenario: &str, events: i64, expected: i64, found: i64, duplicates: i64, lost: i64) {
+    use std::io::Write;
+    let line = format!("{scenario}\t{events}\t{expected}\t{found}\t{duplicates}\t{lost}");
+    eprintln!("reliability: {line}");
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("reliability.tsv");
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(file, "{line}");
+    }
+}
+
+/// `count(*)` and `count(DISTINCT key)` of `table`: found rows and duplicates.
+pub async fn found_and_duplicates(session: &LakeSession, table: &str, key: &str) -> (i64, i64) {
+    let all = scalar(session, &format!("SELECT count(*) FROM {table}")).await;
+    let distinct = scalar(session, &format!("SELECT count(DISTINCT {key}) FROM {table}")).await;
+    (distinct, all - distinct)
 }

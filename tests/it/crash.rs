@@ -1,10 +1,13 @@
-//! `enrich` as a child process, killed with SIGKILL at three random moments
-//! while 50,000 events stream in and restarted each time: finally exactly
-//! 50,000 distinct rows.
+//! Jobs as child processes, killed with SIGKILL at random moments (3, or
+//! `ARUS_RELIABILITY_KILLS`) while their input streams in and restarted
+//! each time: `enrich` ends with exactly its 50,000 rows; `tiering` with
+//! the history and alerts of an uninterrupted run.
 
 use std::time::Duration;
 
 use arus_lakehouse::Kafka;
+use arus_schemas::lending::{BillPayment, LendingEvent, LendingRecord};
+use arus_schemas::{tables, topics, SCHEMA_VERSION};
 use rand::Rng;
 use tokio::process::Child;
 
@@ -33,7 +36,7 @@ async fn sigkilled_enrich_loses_and_doubles_nothing_with_broker() {
         })
     };
 
-    let mut kill_at: Vec<u64> = (0..3).map(|_| rand::rng().random_range(1_000..11_000)).collect();
+    let mut kill_at: Vec<u64> = (0..crate::common::kills()).map(|_| rand::rng().random_range(1_000..11_000)).collect();
     kill_at.sort();
     eprintln!("killing enrich at {kill_at:?} ms");
     let started = tokio::time::Instant::now();
@@ -53,6 +56,8 @@ async fn sigkilled_enrich_loses_and_doubles_nothing_with_broker() {
     child.start_kill().unwrap();
     child.wait().await.unwrap();
 
+    let (found, duplicates) = crate::common::found_and_duplicates(&session, "transactions", "id").await;
+    crate::common::record(&format!("SIGKILL enrich ×{}", kill_at.len()), EVENTS as i64, EVENTS as i64, found, duplicates, EVENTS as i64 - found);
     assert_eq!(scalar(&session, "SELECT count(*) FROM transactions").await, EVENTS as i64, "no duplicate");
     assert_eq!(scalar(&session, "SELECT count(DISTINCT id) FROM transactions").await, EVENTS as i64, "none missing");
     // Every (partition, offset) of the source landed once.
@@ -60,4 +65,97 @@ async fn sigkilled_enrich_loses_and_doubles_nothing_with_broker() {
         scalar(&session, "SELECT count(*) FROM (SELECT DISTINCT source_partition, source_offset FROM transactions)").await,
         EVENTS as i64
     );
+}
+
+/// The `tiers` history and the distinct alerts of a run, comparable
+/// across runs (source offsets left out: two brokers need not number alike).
+async fn tiering_outcome(env: &TestEnv) -> (Vec<String>, Vec<String>) {
+    let session = env.session().await;
+    let batches = session
+        .sql("SELECT concat_ws('|', customer_number, CAST(seq AS VARCHAR), tier, COALESCE(previous_tier, '-'), CAST(total_paid AS VARCHAR), CAST(total_bill AS VARCHAR), CAST(current_dpd AS VARCHAR), reasons, cause_id) FROM tiers ORDER BY customer_number, seq")
+        .await
+        .unwrap();
+    let mut alerts: Vec<String> = crate::advisor::read_alerts(&env.config).await.iter().map(|a| format!("{}|{}|{}", a["id"], a["kind"], a["message"])).collect();
+    alerts.sort();
+    alerts.dedup();
+    (crate::common::strings(&batches, 0), alerts)
+}
+
+/// `tiering` as a child process SIGKILLed at random moments while a loan
+/// book and then payments stream in, restarted each time (its state comes
+/// back from the topic): the same `tiers` history and the same alerts as
+/// an uninterrupted run of the same events, no decision twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkilled_tiering_keeps_the_history_of_an_uninterrupted_run_with_broker() {
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+    let reference = TestEnv::new("tiering-ref").await;
+    let dir = reference.dir.path().join("book");
+    let book = arus::gen::lending(&arus::gen::LendingArgs { customers: 400, seed: 11, as_of, out: dir.clone() }).unwrap();
+    // Then the first 80 customers pay every bill still open: tiers rise
+    // and their officers are told (alerts).
+    let customer_of: std::collections::HashMap<&str, &str> = book.loans.iter().map(|l| (l.loan_id.as_str(), l.customer_number.as_str())).collect();
+    let payers: std::collections::HashSet<&str> = book.customers.iter().take(80).map(|c| c.customer_number.as_str()).collect();
+    let payments: Vec<LendingEvent> = book
+        .bills
+        .iter()
+        .filter(|b| b.paid_amount < b.amount && b.bill_scheduled_date <= as_of)
+        .filter_map(|b| {
+            let customer = *customer_of.get(b.loan_id.as_str())?;
+            payers.contains(customer).then(|| {
+                let record = LendingRecord::Payment(BillPayment { bill_id: b.bill_id.clone(), loan_id: b.loan_id.clone(), paid_date: as_of, paid_amount: b.amount - b.paid_amount });
+                LendingEvent { schema_version: SCHEMA_VERSION, id: LendingEvent::id_of(&record), customer_number: Some(customer.to_owned()), as_of, source: "lender-core".into(), more_follow: false, task_missing: false, record }
+            })
+        })
+        .collect();
+    assert!(payments.len() > 20, "{} payments", payments.len());
+    // Twice the same files (the second load changes nothing, which a
+    // restarted job must know from what it rebuilt), then the payments.
+    let load = |config: arus_schemas::Config, dir: std::path::PathBuf, payments: Vec<LendingEvent>| async move {
+        let mut events = 0;
+        for _ in 0..2 {
+            events += arus_ingest::lending::load(&config, &dir, as_of, |_| {}).await.unwrap().events as i64;
+        }
+        let producer = Kafka::new(&config).unwrap().producer().unwrap();
+        let topic = config.topic(topics::LENDING);
+        for p in &payments {
+            producer.send_json(&topic, p.partition_key(), p).await.unwrap();
+            events += 1;
+        }
+        events
+    };
+
+    let job = crate::common::start_job(&reference.config, "tiering");
+    let events = load(reference.config.clone(), dir.clone(), payments.clone()).await;
+    crate::common::wait_committed(&reference.config, "tiering", &tables::TIERS, &[topics::LENDING], events).await;
+    job.stop().await;
+    let (expected, expected_alerts) = tiering_outcome(&reference).await;
+    assert!(expected.len() >= 400, "a tier for every customer: {}", expected.len());
+    assert!(!expected_alerts.is_empty(), "the payments raise some tiers");
+
+    let env = TestEnv::new("tiering-kill").await;
+    let loader = tokio::spawn(load(env.config.clone(), dir.clone(), payments.clone()));
+    let mut kill_at: Vec<u64> = (0..crate::common::kills()).map(|_| rand::rng().random_range(300..8_000)).collect();
+    kill_at.sort();
+    eprintln!("killing tiering at {kill_at:?} ms");
+    let started = tokio::time::Instant::now();
+    let mut child = env.start_job("tiering", 0, &[]);
+    for (run, at) in kill_at.iter().enumerate() {
+        tokio::time::sleep_until(started + Duration::from_millis(*at)).await;
+        child.start_kill().unwrap();
+        child.wait().await.unwrap();
+        child = env.start_job("tiering", run + 1, &[]);
+    }
+    assert_eq!(loader.await.unwrap(), events);
+    crate::common::wait_committed(&env.config, "tiering", &tables::TIERS, &[topics::LENDING], events).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+
+    let (found, alerts) = tiering_outcome(&env).await;
+    let (want, got): (std::collections::BTreeSet<_>, std::collections::BTreeSet<_>) = (expected.iter().collect(), found.iter().collect());
+    let duplicates = found.len() as i64 - got.len() as i64;
+    let lost = want.difference(&got).count() as i64;
+    crate::common::record(&format!("SIGKILL tiering ×{}", kill_at.len()), events, expected.len() as i64, got.intersection(&want).count() as i64, duplicates, lost);
+    assert_eq!(found, expected, "the tiers history of the uninterrupted run");
+    assert_eq!(alerts, expected_alerts, "the same alerts, each id once");
 }

@@ -1,5 +1,5 @@
-//! Dashboards with the broker: the `daily-totals` job keeps the aggregate
-//! as transactions and corrections stream in, and every dashboard figure
+//! Dashboards with the broker: the `daily-totals` and `monthly-totals`
+//! jobs keep the aggregates as transactions and corrections stream in, and every dashboard figure
 //! and report read from it equals what the `transactions` table itself
 //! adds up to — per person, never across people.
 
@@ -24,6 +24,7 @@ async fn dashboard_figures_come_from_the_stream_aggregate_and_equal_the_transact
     let api = Api::start_with("dashboard", &["enrich", "audit", "dlq"], |_| {}).await;
     let config = api.env.config.clone();
     let totals = start_job(&config, "daily-totals");
+    let monthly = start_job(&config, "monthly-totals");
     let admin = first_admin(&api).await;
     let (sari_id, sari) = person(&api, &admin, "sari@example.id", "user").await;
     let (budi_id, budi) = person(&api, &admin, "budi@example.id", "user").await;
@@ -53,12 +54,20 @@ async fn dashboard_figures_come_from_the_stream_aggregate_and_equal_the_transact
         book(&api, &budi, amount, what, category, days_ago).await;
         booked += 1;
     }
+    // Dewi, the officer's too, has been quiet for longer than the 60 days a partner card reads first.
+    let (dewi_id, dewi) = person(&api, &admin, "dewi@example.id", "user").await;
+    let (status, body) = api.send(Method::PATCH, &format!("/api/v1/users/{dewi_id}"), &admin, json!({"officer_id": officer_id})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    book(&api, &dewi, -80_000, "Beli gas", "groceries", 200).await;
+    booked += 1;
     wait_committed(&config, "daily-totals", &tables::DAILY_TOTALS, &[topics::TXN], booked).await;
     // A correction moves the amount between categories (the day's row of each).
     let (status, body) = api.send(Method::PATCH, &format!("/api/v1/transactions/{misfiled}"), &sari, json!({"category": "equipment"})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     wait_committed(&config, "daily-totals", &tables::DAILY_TOTALS, &[topics::TXN, topics::TXN_FEEDBACK], booked + 1).await;
+    wait_committed(&config, "monthly-totals", &tables::MONTHLY_TOTALS, &[topics::TXN], booked).await;
     totals.stop().await;
+    monthly.stop().await;
 
     // What the transactions themselves add up to.
     let session = api.env.session().await;
@@ -114,6 +123,18 @@ async fn dashboard_figures_come_from_the_stream_aggregate_and_equal_the_transact
         assert_eq!((i(&m["income"]), i(&m["expense"]), i(&m["net"])), (want.0, want.1, want.0 - want.1), "{m}");
     }
     assert_eq!(flow.iter().map(|m| i(&m["income"])).sum::<i64>(), income);
+    // Thirteen months span two years (two partitions of monthly_totals):
+    // Dewi's one purchase, 200 days ago, in its month and nowhere else.
+    let (status, dewi_flow) = api.get("/api/v1/dashboard/cashflow?months=13", &dewi).await;
+    assert_eq!(status, StatusCode::OK, "{dewi_flow}");
+    let dewi_flow = dewi_flow.as_array().unwrap();
+    let dewi_month = (Utc::now() - chrono::Duration::days(200)).with_timezone(&jakarta()).format("%Y-%m").to_string();
+    assert_eq!(dewi_flow.len(), 13);
+    assert_eq!(dewi_flow.first().unwrap()["month"].as_str().unwrap()[..4].parse::<i32>().unwrap(), today.year() - 1, "{dewi_flow:?}");
+    for m in dewi_flow {
+        let want = if m["month"] == dewi_month.as_str() { (80_000, 1) } else { (0, 0) };
+        assert_eq!((i(&m["expense"]), i(&m["transactions"])), want, "{m}");
+    }
 
     // Per category, the correction counted where it was moved to.
     let (_, cats) = api.get(&format!("/api/v1/dashboard/categories?from={three_months_ago}&to={today}"), &sari).await;
@@ -133,7 +154,10 @@ async fn dashboard_figures_come_from_the_stream_aggregate_and_equal_the_transact
     // Income against spending by ISO week, empty weeks included, same totals.
     let (_, weeks) = api.get(&format!("/api/v1/dashboard/income-expense?from={three_months_ago}&to={today}&by=week"), &sari).await;
     let weeks = weeks.as_array().unwrap();
-    assert!(weeks.len() >= 12 && weeks.iter().all(|w| w["period"].as_str().unwrap().contains("-W")), "{weeks:?}");
+    // Every ISO week the period touches, from the Monday of its first day's week.
+    let monday = |d: NaiveDate| d - chrono::Duration::days(i64::from(d.weekday().num_days_from_monday()));
+    let iso_weeks = (monday(today) - monday(three_months_ago)).num_days() / 7 + 1;
+    assert!(weeks.len() as i64 == iso_weeks && weeks.iter().all(|w| w["period"].as_str().unwrap().contains("-W")), "{iso_weeks} weeks: {weeks:?}");
     assert_eq!((weeks.iter().map(|w| i(&w["income"])).sum::<i64>(), weeks.iter().map(|w| i(&w["expense"])).sum::<i64>()), (income, expense));
 
     // Nobody else's rows: Budi sees his, Sari asking for Budi's sees nothing.
@@ -182,13 +206,16 @@ async fn dashboard_figures_come_from_the_stream_aggregate_and_equal_the_transact
     let categories = book.worksheet_range("Categories").unwrap();
     assert!(categories.height() >= 2, "a row per category");
 
-    // The officer's partner list: Sari with her activity and trend; not Budi.
+    // The officer's partner list: Sari with her activity and trend, then quiet Dewi; not Budi.
     let (status, cards) = api.get("/api/v1/dashboard/partners", &officer).await;
     assert_eq!(status, StatusCode::OK, "{cards}");
     let cards = cards.as_array().unwrap();
-    assert_eq!(cards.len(), 1, "{cards:?}");
+    assert_eq!(cards.len(), 2, "{cards:?}");
     assert_eq!(cards[0]["user_id"], sari_id.as_str());
     assert_eq!(cards[0]["last_activity"], today.to_string());
+    let dewi_day = (Utc::now() - chrono::Duration::days(200)).with_timezone(&jakarta()).date_naive();
+    assert_eq!((cards[1]["user_id"].as_str(), cards[1]["last_activity"].as_str()), (Some(dewi_id.as_str()), Some(dewi_day.to_string().as_str())), "{}", cards[1]);
+    assert_eq!(i(&cards[1]["net_30d"]), 0);
     let recent = scalar(&session, &format!("SELECT COALESCE(SUM(amount), 0) FROM transactions WHERE user_id = '{sari_id}' AND occurred_at >= now() - INTERVAL '29 days'")).await;
     assert_eq!(i(&cards[0]["net_30d"]), recent, "{}", cards[0]);
     let (status, _) = api.get("/api/v1/dashboard/partners", &sari).await;

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::common::{arus_bin, scalar, wait_for};
 use crate::serving::Api;
 
-fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/ingest/fixtures/statements/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
@@ -30,7 +30,7 @@ async fn upload(api: &Api, token: &str, name: &str, bytes: Vec<u8>, fields: &[(&
 }
 
 /// Uploads and waits for the import to end; returns its final state.
-async fn import(api: &Api, token: &str, name: &str, bytes: Vec<u8>, fields: &[(&str, String)]) -> Value {
+pub(crate) async fn import(api: &Api, token: &str, name: &str, bytes: Vec<u8>, fields: &[(&str, String)]) -> Value {
     let (status, accepted) = upload(api, token, name, bytes, fields).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{name}: {accepted}");
     assert_eq!(accepted["status"], "pending");
@@ -38,13 +38,13 @@ async fn import(api: &Api, token: &str, name: &str, bytes: Vec<u8>, fields: &[(&
     api.eventually(&location, token, |job| job["status"] == "completed" || job["status"] == "failed").await
 }
 
-fn counts(job: &Value) -> [i64; 5] {
+pub(crate) fn counts(job: &Value) -> [i64; 5] {
     let c = &job["counts"];
     ["rows_read", "imported", "duplicates", "rejected", "pending"].map(|k| c[k].as_i64().unwrap())
 }
 
 /// `(date in WIB, amount, description)` of a person's transactions of one account, sorted.
-async fn booked(api: &Api, token: &str, account: &str, expected: usize) -> Vec<(String, i64, String)> {
+pub(crate) async fn booked(api: &Api, token: &str, account: &str, expected: usize) -> Vec<(String, i64, String)> {
     let path = format!("/api/v1/transactions?account_id={account}&limit=200");
     let page = api.eventually(&path, token, |p| p["items"].as_array().is_some_and(|i| i.len() >= expected)).await;
     let mut rows: Vec<(String, i64, String)> = page["items"]
@@ -62,7 +62,7 @@ async fn booked(api: &Api, token: &str, account: &str, expected: usize) -> Vec<(
     rows
 }
 
-async fn new_account(api: &Api, token: &str, name: &str) -> String {
+pub(crate) async fn new_account(api: &Api, token: &str, name: &str) -> String {
     let (status, body) = api.send(reqwest::Method::POST, "/api/v1/accounts", token, json!({"name": name, "kind": "bank", "institution": name})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();

@@ -34,17 +34,29 @@ fn python_reads(table_uri: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_deltalake_reads_the_same_transactions_with_broker() {
-    let env = TestEnv::new("interop").await;
+    let mut env = TestEnv::new("interop").await;
+    // A checkpoint every other commit: the reader must take the log as
+    // checkpoint plus commits, as it finds our long-running tables.
+    env.config.checkpoint_interval = 2;
     let stop = CancellationToken::new();
     let job = {
         let (config, stop) = (env.config.clone(), stop.clone());
         tokio::spawn(async move { arus_stream_jobs::run_named("enrich", &config, stop).await })
     };
     let producer = Kafka::new(&env.config).unwrap().producer().unwrap();
-    let events: Vec<_> = (0..3_000).map(|i| arus::demo::synthetic("interop", i, 20, chrono::Utc::now())).collect();
-    arus::demo::publish(&producer, &env.config, events).await.unwrap();
     let session = env.session().await;
-    wait_for(&session, "SELECT count(*) FROM transactions", 3_000, Duration::from_secs(120)).await;
+    // Three batches, each waited for: three commits, so every month's
+    // partition holds several files for optimize to rewrite (sent at once,
+    // the job may take all 3,000 in one commit of one file a partition).
+    let now = chrono::Utc::now();
+    for batch in 0..3u64 {
+        // The same 1,000 minutes each time, so each batch writes to the same partitions.
+        let events: Vec<_> = (batch * 1_000..(batch + 1) * 1_000)
+            .map(|i| arus_schemas::TxnRaw { occurred_at: now - chrono::Duration::minutes((i % 1_000) as i64), ..arus::demo::synthetic("interop", i, 20, now) })
+            .collect();
+        arus::demo::publish(&producer, &env.config, events).await.unwrap();
+        wait_for(&session, "SELECT count(*) FROM transactions", (batch as i64 + 1) * 1_000, Duration::from_secs(120)).await;
+    }
     stop.cancel();
     job.await.unwrap().unwrap();
 

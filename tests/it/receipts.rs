@@ -158,7 +158,7 @@ async fn upload(api: &Api, token: &str, name: &str, bytes: Vec<u8>, fields: &[(&
 }
 
 /// Uploads and waits until the `ocr` job has read it.
-async fn read(api: &Api, token: &str, name: &str, bytes: Vec<u8>, fields: &[(&str, &str)]) -> Value {
+pub(crate) async fn read(api: &Api, token: &str, name: &str, bytes: Vec<u8>, fields: &[(&str, &str)]) -> Value {
     let (status, accepted) = upload(api, token, name, bytes, fields).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{name}: {accepted}");
     assert_eq!(accepted["status"], "pending_ocr");

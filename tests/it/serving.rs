@@ -30,7 +30,11 @@ impl Api {
 
     /// The server with the jobs named in `jobs`.
     pub(crate) async fn start_with(name: &str, jobs: &[&'static str], tweak: impl FnOnce(&mut arus_schemas::Config)) -> Api {
-        let mut env = TestEnv::new(name).await;
+        Api::start_in(TestEnv::new(name).await, jobs, tweak).await
+    }
+
+    /// The server with the jobs named in `jobs`, in `env`.
+    pub(crate) async fn start_in(mut env: TestEnv, jobs: &[&'static str], tweak: impl FnOnce(&mut arus_schemas::Config)) -> Api {
         env.config.http_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         env.config.jwt_secret = arus_schemas::config::Secret::new(SECRET);
         env.config.auth_reload_ms = 200;

@@ -88,6 +88,12 @@ async fn analysts_query_everything_people_only_their_rows_and_nothing_writes_wit
     // Limits and formats.
     let (_, limited) = api.send(Method::POST, "/api/v1/sql", &analyst, json!({"sql": "SELECT id FROM transactions", "max_rows": 3})).await;
     assert_eq!((limited["row_count"].as_u64(), limited["truncated"].as_bool()), (Some(3), Some(true)));
+    // EXPLAIN and EXPLAIN ANALYZE stay the plan's root (no row limit wrapped around them).
+    for (explain, expect) in [("EXPLAIN SELECT count(*) FROM transactions", "physical_plan"), ("EXPLAIN ANALYZE SELECT count(*) FROM transactions", "Plan with Metrics")] {
+        let (status, plan) = sql(&api, &ani, explain).await;
+        assert_eq!(status, StatusCode::OK, "{explain}: {plan}");
+        assert!(rows(&plan).iter().any(|r| r["plan_type"] == expect && r["plan"].as_str().is_some_and(|p| !p.is_empty())), "{explain}: {plan}");
+    }
     let client = reqwest::Client::new();
     let csv = client.post(api.url("/api/v1/sql")).bearer_auth(&ani).header("accept", "text/csv").json(&json!({"sql": "SELECT amount FROM transactions ORDER BY amount"})).send().await.unwrap();
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");

@@ -71,6 +71,17 @@ impl FakeWaha {
         self.state.sent.lock().unwrap().clone()
     }
 
+    /// Every accepted text, to any chat, in order.
+    pub(crate) fn all_texts(&self) -> Vec<String> {
+        self.sent().iter().map(|m| m["text"].as_str().unwrap().to_owned()).collect()
+    }
+
+    /// Answers every send only after `ms` (it has taken the message by then).
+    pub(crate) fn stall_every_send(&self, ms: usize) {
+        self.state.stall_ms.store(ms, Ordering::SeqCst);
+        self.state.stall_next.store(usize::MAX, Ordering::SeqCst);
+    }
+
     pub(crate) fn texts_to(&self, chat: &str) -> Vec<String> {
         self.sent().iter().filter(|m| m["chatId"] == chat).map(|m| m["text"].as_str().unwrap().to_owned()).collect()
     }
@@ -437,7 +448,7 @@ pub(crate) async fn kill(mut child: Child) {
     child.wait().await.unwrap();
 }
 
-fn outbound(id: &str, chat: &str, text: &str) -> WaOutbound {
+pub(crate) fn outbound(id: &str, chat: &str, text: &str) -> WaOutbound {
     WaOutbound {
         schema_version: SCHEMA_VERSION,
         id: id.into(),

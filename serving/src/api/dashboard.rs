@@ -1,5 +1,6 @@
-//! Dashboards and reports, read from the `daily_totals` aggregate the
-//! `daily-totals` job keeps in the stream (never by scanning
+//! Dashboards and reports, read from the aggregates the `daily-totals`
+//! and `monthly-totals` jobs keep in the stream (`daily_totals`;
+//! `monthly_totals` for month-by-month cash flow; never by scanning
 //! `transactions`): `GET /api/v1/dashboard/summary` (income, spending, net
 //! and savings rate of a period against the period before),
 //! `/dashboard/cashflow` (month by month), `/dashboard/categories`,
@@ -31,6 +32,7 @@ use crate::rows::Scope;
 use crate::State;
 
 const TABLE: &str = "the daily_totals table";
+const MONTHLY: &str = "the monthly_totals table";
 /// The longest period one request may cover.
 const MAX_DAYS: i64 = 3 * 366;
 
@@ -275,6 +277,15 @@ async fn frame(state: &State, scope: &Scope, from: NaiveDate, to: NaiveDate) -> 
 }
 
 #[derive(Debug, Deserialize)]
+struct MonthCategory {
+    month: String,
+    category_id: String,
+    income: Option<i64>,
+    expense: Option<i64>,
+    count: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
 struct Grouped {
     key: Option<String>,
     income: Option<i64>,
@@ -282,18 +293,23 @@ struct Grouped {
     count: Option<i64>,
 }
 
+/// Money in, money out and transactions, summed: what every dashboard query adds up.
+fn money_sums() -> Vec<Expr> {
+    vec![sum(col("income")).alias("income"), sum(col("expense")).alias("expense"), sum(col("count")).alias("count")]
+}
+
 /// Sums of `frame` per value of `by` (as text; one group `""` without).
-async fn grouped(frame: DataFrame, by: Option<&str>) -> Result<BTreeMap<String, (i64, i64, i64)>, ApiError> {
+async fn grouped(frame: DataFrame, by: Option<&str>, table: &str) -> Result<BTreeMap<String, (i64, i64, i64)>, ApiError> {
     let group = match by {
         Some(c) => vec![cast(col(c), DataType::Utf8).alias("key")],
         None => vec![],
     };
-    let aggregates = vec![sum(col("income")).alias("income"), sum(col("expense")).alias("expense"), sum(col("count")).alias("count")];
-    let mut frame = frame.aggregate(group, aggregates).map_err(|e| ApiError::unavailable(TABLE, &e))?;
+    let aggregates = money_sums();
+    let mut frame = frame.aggregate(group, aggregates).map_err(|e| ApiError::unavailable(table, &e))?;
     if by.is_none() {
-        frame = frame.with_column("key", lit("")).map_err(|e| ApiError::unavailable(TABLE, &e))?;
+        frame = frame.with_column("key", lit("")).map_err(|e| ApiError::unavailable(table, &e))?;
     }
-    let rows: Vec<Grouped> = collect_rows(frame, TABLE).await?;
+    let rows: Vec<Grouped> = collect_rows(frame, table).await?;
     Ok(rows
         .into_iter()
         .filter(|r| r.count.unwrap_or(0) != 0 || r.income.unwrap_or(0) != 0 || r.expense.unwrap_or(0) != 0)
@@ -306,7 +322,7 @@ fn pct(part: i64, whole: i64) -> Option<f64> {
 }
 
 async fn period_totals(state: &State, scope: &Scope, from: NaiveDate, to: NaiveDate) -> Result<PeriodTotals, ApiError> {
-    let sums = grouped(frame(state, scope, from, to).await?, None).await?;
+    let sums = grouped(frame(state, scope, from, to).await?, None, TABLE).await?;
     let (income, expense, transactions) = sums.into_values().next().unwrap_or_default();
     Ok(PeriodTotals { from, to, income, expense, net: income - expense, savings_rate_pct: pct(income - expense, income), transactions })
 }
@@ -345,9 +361,20 @@ fn month_end(d: NaiveDate) -> NaiveDate {
     add_months(d, 1) - Duration::days(1)
 }
 
-/// Months `from..=to` with their sums (zero for months without any).
+/// Months `from..=to` with their sums (zero for months without any), from
+/// `monthly_totals`: a year is one partition.
 async fn months(state: &State, scope: &Scope, first: NaiveDate, last: NaiveDate) -> Result<Vec<MonthFlow>, ApiError> {
-    let sums = grouped(frame(state, scope, first, month_end(last)).await?, Some("month")).await?;
+    let within = col("year")
+        .gt_eq(lit(first.year().to_string()))
+        .and(col("year").lt_eq(lit(last.year().to_string())))
+        .and(col("month").gt_eq(lit(month_of(first))))
+        .and(col("month").lt_eq(lit(month_of(last))));
+    let frame = state.tables.scoped(scope, "monthly_totals").await?.filter(within).map_err(|e| ApiError::unavailable(MONTHLY, &e))?;
+    Ok(month_flows(&grouped(frame, Some("month"), MONTHLY).await?, first, last))
+}
+
+/// Months `first..=last` of per-month sums, zero for months without any.
+fn month_flows(sums: &BTreeMap<String, (i64, i64, i64)>, first: NaiveDate, last: NaiveDate) -> Vec<MonthFlow> {
     let mut out = Vec::new();
     let mut m = first;
     while m <= last {
@@ -356,7 +383,7 @@ async fn months(state: &State, scope: &Scope, first: NaiveDate, last: NaiveDate)
         out.push(MonthFlow { month: key, income, expense, net: income - expense, transactions });
         m = add_months(m, 1);
     }
-    Ok(out)
+    out
 }
 
 /// The months of a cash-flow request, and whose.
@@ -420,7 +447,11 @@ fn category_name(id: &str, lang: Lang) -> (String, String) {
 }
 
 async fn category_totals(state: &State, scope: &Scope, from: NaiveDate, to: NaiveDate, lang: Lang) -> Result<Vec<CategoryTotal>, ApiError> {
-    let sums = grouped(frame(state, scope, from, to).await?, Some("category_id")).await?;
+    Ok(by_category(grouped(frame(state, scope, from, to).await?, Some("category_id"), TABLE).await?, lang))
+}
+
+/// Category totals of per-category sums, most spending first.
+fn by_category(sums: BTreeMap<String, (i64, i64, i64)>, lang: Lang) -> Vec<CategoryTotal> {
     let (all_income, all_expense) = sums.values().fold((0, 0), |(i, e), s| (i + s.0, e + s.1));
     let mut out: Vec<CategoryTotal> = sums
         .into_iter()
@@ -431,7 +462,7 @@ async fn category_totals(state: &State, scope: &Scope, from: NaiveDate, to: Naiv
         })
         .collect();
     out.sort_by(|a, b| b.expense.cmp(&a.expense).then(b.income.cmp(&a.income)).then(a.category_id.cmp(&b.category_id)));
-    Ok(out)
+    out
 }
 
 #[utoipa::path(get, path = "/api/v1/dashboard/categories", operation_id = "dashboard_categories", tag = "dashboard", security(("bearer" = [])), params(RangeQuery),
@@ -469,7 +500,7 @@ pub(crate) async fn income_expense(principal: Principal, query: SeriesQuery, lan
         }
     };
     let scope = scope_of(&principal, &state, query.user_id).unwrap_or_else(nobody);
-    let by_day = grouped(frame(&state, &scope, from, to).await?, Some("day")).await?;
+    let by_day = grouped(frame(&state, &scope, from, to).await?, Some("day"), TABLE).await?;
     let mut points: BTreeMap<NaiveDate, SeriesPoint> = BTreeMap::new();
     let mut d = from;
     while d <= to {
@@ -494,6 +525,7 @@ struct UserDay {
     day: NaiveDate,
     income: Option<i64>,
     expense: Option<i64>,
+    count: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -523,22 +555,36 @@ pub(crate) async fn partners(principal: Principal, state: State) -> Result<warp:
         return Ok(warp::reply::json(&Vec::<PartnerCard>::new()).into_response());
     }
     let ids: Vec<String> = people.iter().map(|u| u.user_id.clone()).collect();
-    let scope = Scope::Tenants(ids.clone());
+    // Analysts and admins see everyone: no list of ids to filter by.
+    let scope = if principal.role == Role::Officer { Scope::Tenants(ids.clone()) } else { Scope::All };
     let today = today();
     let window_from = today - Duration::days(59);
     let recent = frame(&state, &scope, window_from, today)
         .await?
-        .aggregate(vec![col("user_id"), col("day")], vec![sum(col("income")).alias("income"), sum(col("expense")).alias("expense")])
+        .aggregate(
+            vec![col("user_id"), col("day")],
+            money_sums(),
+        )
         .map_err(|e| ApiError::unavailable(TABLE, &e))?;
     let recent: Vec<UserDay> = collect_rows(recent, TABLE).await?;
-    let last = state
-        .tables
-        .scoped(&scope, "daily_totals")
-        .await?
-        .filter(col("count").gt(lit(0i64)))
-        .and_then(|f| f.aggregate(vec![col("user_id")], vec![max(col("day")).alias("last")]))
-        .map_err(|e| ApiError::unavailable(TABLE, &e))?;
-    let last: HashMap<String, Option<NaiveDate>> = collect_rows::<LastDay>(last, TABLE).await?.into_iter().map(|l| (l.user_id, l.last)).collect();
+    // Last activity: within the window from the rows just read; only the
+    // partners quiet all window long cost a look further back.
+    let mut last: HashMap<String, Option<NaiveDate>> = HashMap::new();
+    for r in recent.iter().filter(|r| r.count.unwrap_or(0) > 0) {
+        let seen = last.entry(r.user_id.clone()).or_default();
+        *seen = (*seen).max(Some(r.day));
+    }
+    let quiet: Vec<String> = ids.iter().filter(|id| !last.contains_key(*id)).cloned().collect();
+    if !quiet.is_empty() {
+        let before = state
+            .tables
+            .scoped(&Scope::Tenants(quiet), "daily_totals")
+            .await?
+            .filter(col("month").lt_eq(lit(month_of(window_from))).and(col("day").lt(date32(window_from))).and(col("count").gt(lit(0i64))))
+            .and_then(|f| f.aggregate(vec![col("user_id")], vec![max(col("day")).alias("last")]))
+            .map_err(|e| ApiError::unavailable(TABLE, &e))?;
+        last.extend(collect_rows::<LastDay>(before, TABLE).await?.into_iter().map(|l| (l.user_id, l.last)));
+    }
     let customers = state.links.customers_of(&ids).await.map_err(|e| ApiError::unavailable("the whatsapp_links table", &e))?;
     let numbers: Vec<String> = customers.values().cloned().collect();
     let mut tiers: HashMap<String, TierRecord> = HashMap::new();
@@ -626,6 +672,39 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of `from..=to` from one read of the period, summed per
+    /// month and category: the total, each month and each category are
+    /// sums of those sums.
+    async fn of(state: &State, scope: &Scope, period: &str, from: NaiveDate, to: NaiveDate, lang: Lang) -> Result<Report, ApiError> {
+        let frame = frame(state, scope, from, to)
+            .await?
+            .aggregate(
+                vec![cast(col("month"), DataType::Utf8).alias("month"), cast(col("category_id"), DataType::Utf8).alias("category_id")],
+                money_sums(),
+            )
+            .map_err(|e| ApiError::unavailable(TABLE, &e))?;
+        let (mut months, mut categories) = (BTreeMap::<String, (i64, i64, i64)>::new(), BTreeMap::<String, (i64, i64, i64)>::new());
+        for r in collect_rows::<MonthCategory>(frame, TABLE).await? {
+            let sums = (r.income.unwrap_or(0), r.expense.unwrap_or(0), r.count.unwrap_or(0));
+            if sums == (0, 0, 0) {
+                continue;
+            }
+            for (map, key) in [(&mut months, r.month), (&mut categories, r.category_id)] {
+                let e = map.entry(key).or_default();
+                *e = (e.0 + sums.0, e.1 + sums.1, e.2 + sums.2);
+            }
+        }
+        let (income, expense, transactions) = months.values().fold((0, 0, 0), |t, s| (t.0 + s.0, t.1 + s.1, t.2 + s.2));
+        let totals = PeriodTotals { from, to, income, expense, net: income - expense, savings_rate_pct: pct(income - expense, income), transactions };
+        Ok(Report {
+            period: period.to_owned(),
+            totals,
+            months: month_flows(&months, from, to.with_day(1).expect("a first")),
+            categories: by_category(categories, lang),
+            lang,
+        })
+    }
+
     fn headers(&self) -> [&'static str; 8] {
         match self.lang {
             Lang::Id => ["bagian", "periode", "kategori_id", "kategori", "pemasukan", "pengeluaran", "selisih", "transaksi"],
@@ -730,12 +809,7 @@ pub(crate) async fn report(period: String, principal: Principal, query: ReportQu
         None => accept.is_some_and(|a| a.contains(XLSX)),
     };
     let scope = scope_of(&principal, &state, query.user_id).unwrap_or_else(nobody);
-    let (totals, months, categories) = tokio::try_join!(
-        period_totals(&state, &scope, from, to),
-        months(&state, &scope, from, to.with_day(1).expect("a first")),
-        category_totals(&state, &scope, from, to, lang)
-    )?;
-    let report = Report { period: period.clone(), totals, months, categories, lang };
+    let report = Report::of(&state, &scope, &period, from, to, lang).await?;
     let internal = |e: &dyn std::fmt::Display| ApiError::internal(warp::http::StatusCode::INTERNAL_SERVER_ERROR, "the report could not be written", e);
     let (bytes, content_type, ext) = if xlsx {
         (report.xlsx().map_err(|e| internal(&e))?, XLSX, "xlsx")

@@ -275,9 +275,7 @@ pub(crate) async fn create(principal: Principal, form: FormData, lang: Lang, inf
     let request = match outcome {
         Ok(request) => request,
         Err(e) => {
-            if let Ok(file) = importer.media().path(&path) {
-                let _ = tokio::fs::remove_file(file).await;
-            }
+            let _ = importer.media().remove(&path).await;
             let detail = Some(format!("{}: {}", e.code, e.message));
             state.auditor.record(&info, Audit { action: "import.requested", outcome: AuditOutcome::Failure, actor: Some(&principal), target: Some(&import_id), detail }).await;
             return Err(e.into());

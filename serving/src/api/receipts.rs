@@ -217,9 +217,7 @@ pub(crate) async fn create(principal: Principal, form: FormData, lang: Lang, inf
     let request = match outcome {
         Ok(request) => request,
         Err(e) => {
-            if let Ok(file) = state.photos.media().path(&path) {
-                let _ = tokio::fs::remove_file(file).await;
-            }
+            let _ = state.photos.media().remove(&path).await;
             let detail = Some(format!("{}: {}", e.code, e.message));
             state.auditor.record(&info, Audit { action: "receipt.uploaded", outcome: AuditOutcome::Failure, actor: Some(&principal), target: Some(&media_id), detail }).await;
             return Err(e.into());
@@ -235,16 +233,14 @@ pub(crate) async fn create(principal: Principal, form: FormData, lang: Lang, inf
 /// What the picture's header tells at once: empty, not a picture, no
 /// pixels, too many to read. A damaged body is found by the `ocr` job.
 async fn check_photo(state: &State, path: &str) -> Result<(), ApiError> {
-    let file = state.photos.media().path(path).map_err(|e| ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, "the photo could not be read back", &e))?;
+    let bytes = state.photos.media().read(path, state.photos.max_bytes()).await.map_err(|e| ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, "the photo could not be read back", &e))?;
     let options = PrepareOptions { max_pixels: state.config.ocr_max_pixels, ..PrepareOptions::default() };
-    let checked = tokio::task::spawn_blocking(move || std::fs::read(file).map(|bytes| inspect(&bytes, &options))).await;
-    match checked {
-        Ok(Ok(Ok(_))) => Ok(()),
-        Ok(Ok(Err(e))) => {
+    match tokio::task::spawn_blocking(move || inspect(&bytes, &options)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => {
             let status = if matches!(e, ImageError::NotAnImage) { StatusCode::UNSUPPORTED_MEDIA_TYPE } else { StatusCode::UNPROCESSABLE_ENTITY };
             Err(ApiError::new(status, e.code(), e.to_string()))
         }
-        Ok(Err(e)) => Err(ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, "the photo could not be read back", &e)),
         Err(e) => Err(ApiError::internal(StatusCode::SERVICE_UNAVAILABLE, "the photo could not be read back", &e)),
     }
 }
@@ -325,8 +321,7 @@ pub(crate) async fn get(id: String, principal: Principal, state: State) -> Resul
 pub(crate) async fn image(id: String, principal: Principal, state: State) -> Result<warp::reply::Response, Rejection> {
     let scope = Scope::of(&principal, &state.auth);
     let record = current(&state, &scope, &id).await?;
-    let file = state.photos.media().path(&record.media_path).map_err(|_| ApiError::not_found("receipt image"))?;
-    let bytes = tokio::fs::read(file).await.map_err(|_| ApiError::not_found("receipt image"))?;
+    let bytes = state.photos.media().read(&record.media_path, state.photos.max_bytes()).await.map_err(|_| ApiError::not_found("receipt image"))?;
     let mime = image_mime(&bytes).unwrap_or("application/octet-stream");
     let mut response = warp::reply::Response::new(bytes.into());
     response.headers_mut().insert("content-type", warp::http::HeaderValue::from_static(mime));

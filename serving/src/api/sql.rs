@@ -108,7 +108,9 @@ pub async fn query(ctx: &SessionContext, sql: &str, max_rows: usize, timeout: Du
     let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
     let run = async {
         let frame = ctx.sql_with_options(sql, options).await.map_err(|e| ("invalid_query", e.to_string()))?;
-        let frame = frame.limit(0, Some(max_rows + 1)).map_err(|e| ("invalid_query", e.to_string()))?;
+        // EXPLAIN [ANALYZE] must stay the plan's root (its few rows need no limit).
+        let explain = matches!(frame.logical_plan(), datafusion::logical_expr::LogicalPlan::Explain(_) | datafusion::logical_expr::LogicalPlan::Analyze(_));
+        let frame = if explain { frame } else { frame.limit(0, Some(max_rows + 1)).map_err(|e| ("invalid_query", e.to_string()))? };
         frame.collect().await.map_err(|e| ("query_failed", e.to_string()))
     };
     let batches = tokio::time::timeout(timeout, run).await.map_err(|_| ("timeout", format!("the query took longer than {} ms", timeout.as_millis())))??;

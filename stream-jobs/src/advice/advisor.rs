@@ -284,14 +284,19 @@ pub async fn run_once(config: &Config, now: DateTime<Utc>, periods: Periods) -> 
     }
     report.forecast_rows = forecast_rows.len() as u64;
     report.insights = insight_rows.len() as u64;
-    if !forecast_rows.is_empty() {
-        AppendLog::<ForecastRow>::open(&lake, &tables::FORECASTS).await?.append_retrying(&forecast_rows).await?;
-    }
+    // Forecasts last: their `made_at` is what tells a restarted job that
+    // today's run is done. Killed before they are committed, the run is
+    // made again: the insights written already are known by their ids and
+    // skipped, the alerts go out again with the same ids (consumers drop
+    // the repeat), and one set of forecasts lands.
     if !insight_rows.is_empty() {
         AppendLog::<InsightRow>::open(&lake, &tables::INSIGHTS).await?.append_retrying(&insight_rows).await?;
     }
     send_alerts(&producer, config, &alerts).await?;
     report.alerts = alerts.len() as u64;
+    if !forecast_rows.is_empty() {
+        AppendLog::<ForecastRow>::open(&lake, &tables::FORECASTS).await?.append_retrying(&forecast_rows).await?;
+    }
     Ok(report)
 }
 

@@ -1,8 +1,8 @@
--- wrk script of `arus bench api`: GET the path wrk was given (the first page
--- of /api/v1/transactions) as many different people, each request with the
--- next person's bearer token.
+-- wrk script of `arus bench api` and `arus bench serving`: GET the path wrk
+-- was given (the first page of /api/v1/transactions, a dashboard) as many
+-- different people, each request with the next person's bearer token.
 --
---   wrk ... -s bench/wrk/transactions.lua URL -- TOKENS_FILE
+--   wrk ... -s bench/wrk/people.lua URL -- TOKENS_FILE
 --
 -- TOKENS_FILE holds one access token per line. With ARUS_WRK_RATE set (requests
 -- per second of one wrk thread), requests leave on a fixed schedule, one every
