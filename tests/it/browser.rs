@@ -31,11 +31,22 @@ struct Browser {
     shots: PathBuf,
 }
 
+/// The browser binary itself: Debian's /usr/bin entries are shell scripts
+/// that run it as their child, so killing them would leave it running.
 fn chromium() -> &'static str {
-    ["/usr/bin/chromium-headless-shell", "/usr/bin/chromium"]
+    ["/usr/lib/chromium/chromium-headless-shell", "/usr/lib/chromium/chromium", "/usr/bin/chromium-headless-shell", "/usr/bin/chromium"]
         .into_iter()
         .find(|p| Path::new(p).exists())
         .expect("Chromium: deploy/system-packages.sh installs chromium-headless-shell")
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(pid) = self._process.id() {
+            // SAFETY: kill(2) with a negative pid signals that process group; no memory is touched.
+            unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+        }
+    }
 }
 
 impl Browser {
@@ -49,6 +60,8 @@ impl Browser {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
+            // Its own process group, which Drop ends with every renderer in it.
+            .process_group(0)
             .spawn()
             .unwrap();
         let mut lines = tokio::io::BufReader::new(process.stderr.take().unwrap()).lines();

@@ -1,7 +1,8 @@
 //! Jobs as child processes, killed with SIGKILL at random moments (3, or
 //! `ARUS_RELIABILITY_KILLS`) while their input streams in and restarted
 //! each time: `enrich` ends with exactly its 50,000 rows; `tiering` with
-//! the history and alerts of an uninterrupted run.
+//! the history and alerts of an uninterrupted run; `advisor` with one
+//! run's forecasts and the alerts of an uninterrupted run.
 
 use std::time::Duration;
 
@@ -158,4 +159,87 @@ async fn sigkilled_tiering_keeps_the_history_of_an_uninterrupted_run_with_broker
     crate::common::record(&format!("SIGKILL tiering ×{}", kill_at.len()), events, expected.len() as i64, got.intersection(&want).count() as i64, duplicates, lost);
     assert_eq!(found, expected, "the tiers history of the uninterrupted run");
     assert_eq!(alerts, expected_alerts, "the same alerts, each id once");
+}
+
+/// The forecasts of the one run in `env`'s lake (run id and time left out)
+/// and the number of runs that wrote forecasts.
+async fn advisor_outcome(env: &TestEnv) -> (Vec<String>, i64, Vec<String>) {
+    let session = env.session().await;
+    let batches = session
+        .sql("SELECT concat_ws('|', user_id, kind, COALESCE(category_id, '-'), CAST(as_of AS VARCHAR), CAST(target_date AS VARCHAR), CAST(point AS VARCHAR), CAST(lower AS VARCHAR), CAST(upper AS VARCHAR), method, CAST(history_days AS VARCHAR)) FROM forecasts ORDER BY 1")
+        .await
+        .unwrap();
+    let runs = scalar(&session, "SELECT count(DISTINCT run_id) FROM forecasts").await;
+    let mut alerts: Vec<String> = crate::advisor::read_alerts(&env.config).await.iter().map(|a| format!("{}|{}|{}", a["id"], a["kind"], a["message"])).collect();
+    alerts.sort();
+    alerts.dedup();
+    (crate::common::strings(&batches, 0), runs, alerts)
+}
+
+/// `advisor` (scheduled, its hour passed, so it runs at start) as a child
+/// process SIGKILLed at random moments of its run and restarted each time:
+/// in the end one run's forecasts, equal to those of an uninterrupted run
+/// over a copy of the same lake, and the same alerts (a run killed after
+/// sending them sends them again with the same ids, which consumers drop).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkilled_advisor_leaves_the_forecasts_and_alerts_of_an_uninterrupted_run_with_broker() {
+    const USERS: u64 = 24;
+    const EVENTS: u64 = USERS * 240;
+    let env = TestEnv::new("crash-advisor").await;
+    let producer = Kafka::new(&env.config).unwrap().producer().unwrap();
+    let now = chrono::Utc::now();
+    // 240 transactions a person over 80 days, more out than in: forecasts
+    // for everyone and balance shortfalls for some.
+    let events = (0..EVENTS)
+        .map(|i| arus_schemas::TxnRaw { occurred_at: now - chrono::Duration::hours(((i / USERS) * 8 + 20) as i64), ..arus::demo::synthetic("advisor", i, USERS, now) })
+        .collect();
+    arus::demo::publish(&producer, &env.config, events).await.unwrap();
+    let enrich = crate::common::start_job(&env.config, "enrich");
+    wait_for(&env.session().await, "SELECT count(*) FROM transactions", EVENTS as i64, Duration::from_secs(180)).await;
+    enrich.stop().await;
+
+    // The reference: the same transactions (a copy of the table), one run in this process.
+    let reference = TestEnv::new("crash-advisor-ref").await;
+    let (from, to) = (env.dir.path().join("lake/transactions"), reference.dir.path().join("lake/transactions"));
+    std::fs::remove_dir_all(&to).unwrap();
+    let copied = std::process::Command::new("cp").arg("-r").arg(&from).arg(&to).status().unwrap();
+    assert!(copied.success());
+    let today = now.with_timezone(&arus_schemas::events::jakarta()).date_naive();
+    use chrono::Datelike;
+    // What the scheduled run does today.
+    let periods = arus_stream_jobs::advice::advisor::Periods { weekly: today.weekday() == chrono::Weekday::Mon, monthly: today.day() == 1 };
+    let started = tokio::time::Instant::now();
+    let report = arus_stream_jobs::advice::advisor::run_once(&reference.config, chrono::Utc::now(), periods).await.unwrap();
+    let took = started.elapsed();
+    let expected = advisor_outcome(&reference).await;
+    assert_eq!(report.forecast_people, USERS, "{report:?}");
+    assert!(!expected.2.is_empty(), "the data makes shortfall alerts: {report:?}");
+
+    // Killed at random moments within a run's time (plus the start), restarted each time.
+    let span = took.as_millis() as u64 + 1_500;
+    let schedule = [("ARUS_ADVISOR_HOUR", "0".to_owned())];
+    let kills = crate::common::kills();
+    eprintln!("an uninterrupted run took {took:?}; killing advisor {kills} times within {span} ms of each start");
+    for run in 0..kills {
+        let mut child = env.start_job("advisor", run, &schedule);
+        tokio::time::sleep(Duration::from_millis(rand::rng().random_range(300..span))).await;
+        child.start_kill().unwrap(); // SIGKILL
+        child.wait().await.unwrap();
+    }
+    let mut child = env.start_job("advisor", kills, &schedule);
+    let session = env.session().await;
+    wait_for(&session, "SELECT count(*) FROM forecasts", expected.0.len() as i64, Duration::from_secs(300)).await;
+    // Time for a (wrong) second run to land before looking.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+
+    let (forecasts, runs, alerts) = advisor_outcome(&env).await;
+    let wanted = expected.0.len() as i64;
+    let matched = forecasts.iter().filter(|f| expected.0.contains(f)).count() as i64;
+    let distinct = forecasts.iter().collect::<std::collections::HashSet<_>>().len() as i64;
+    crate::common::record(&format!("SIGKILL advisor ×{kills}"), EVENTS as i64, wanted, distinct, forecasts.len() as i64 - distinct, wanted - matched);
+    assert_eq!(runs, 1, "one run's forecasts");
+    assert_eq!(forecasts, expected.0, "the forecasts of an uninterrupted run");
+    assert_eq!(alerts, expected.2, "the alerts of an uninterrupted run");
 }
