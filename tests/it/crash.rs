@@ -243,3 +243,109 @@ async fn sigkilled_advisor_leaves_the_forecasts_and_alerts_of_an_uninterrupted_r
     assert_eq!(forecasts, expected.0, "the forecasts of an uninterrupted run");
     assert_eq!(alerts, expected.2, "the alerts of an uninterrupted run");
 }
+
+/// Receipt `i` of the OCR kill test: one shop, a total of its own.
+fn receipt(i: usize) -> Vec<u8> {
+    let total = 12_000 + i * 1_500;
+    let money = |n: usize| format!("{}.{:03}", n / 1_000, n % 1_000);
+    let lines = [
+        "      TOKO MAJU JAYA".to_owned(),
+        format!("Tgl: {:02}/11/2026       Jam: 10:15", 1 + i % 28),
+        "--------------------------------".to_owned(),
+        format!("Beras Premium 1kg       {:>8}", money(total)),
+        "--------------------------------".to_owned(),
+        format!("TOTAL                   {:>8}", money(total)),
+        format!("TUNAI                   {:>8}", money(100_000)),
+        format!("KEMBALI                 {:>8}", money(100_000 - total)),
+    ];
+    crate::receipts::typed(&lines.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// What the photos of `api` came to: each photo's final status and
+/// reasons, the rows booked from them, and how many photos were read more
+/// than once (a revision after `pending_ocr` twice).
+async fn ocr_outcome(api: &crate::serving::Api, photos: usize) -> (Vec<String>, Vec<String>, i64) {
+    let session = api.env.session().await;
+    let settled = "SELECT count(DISTINCT media_id) FROM media WHERE status <> 'pending_ocr'";
+    wait_for(&session, settled, photos as i64, Duration::from_secs(300)).await;
+    let read = session
+        .sql("SELECT concat_ws('|', file_name, status, COALESCE(review_reasons, '-')) FROM media WHERE status <> 'pending_ocr' ORDER BY 1")
+        .await
+        .unwrap();
+    let parsed = scalar(&session, "SELECT count(*) FROM media WHERE status = 'parsed'").await;
+    wait_for(&session, "SELECT count(*) FROM transactions WHERE source = 'ocr'", parsed, Duration::from_secs(120)).await;
+    // Time for a (wrong) second copy to land before looking.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let booked = session
+        .sql("SELECT concat_ws('|', CAST(amount AS VARCHAR), description, CAST(CAST(occurred_at AS BIGINT) AS VARCHAR)) FROM transactions WHERE source = 'ocr' ORDER BY 1")
+        .await
+        .unwrap();
+    let twice = scalar(&session, "SELECT count(*) FROM (SELECT media_id FROM media WHERE status <> 'pending_ocr' GROUP BY media_id HAVING count(*) > 1)").await;
+    (crate::common::strings(&read, 0), crate::common::strings(&booked, 0), twice)
+}
+
+/// `ocr` as a child process SIGKILLed at random moments while receipts
+/// are uploaded, restarted each time: every photo read once, with the
+/// status of an uninterrupted run's, and its transaction booked once.
+///
+/// Ignored while a bug it found is open: uploads made within about two
+/// seconds of the `ocr` job's start are not read (none of 16 in 300 s, the
+/// job in this process, uninterrupted); with five seconds between start
+/// and the first upload all 16 are read in 10 s. Run it with `--ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the ocr job misses uploads made right after it starts (open bug, issue 11)"]
+async fn sigkilled_ocr_reads_and_books_every_photo_once_with_broker() {
+    use crate::serving::Api;
+    const PHOTOS: usize = 16;
+    let jobs = ["enrich", "accounts", "dlq"];
+    let upload_all = |api: &Api, token: String| {
+        let (client, base) = (api.client.clone(), api.base.clone());
+        async move {
+            for i in 0..PHOTOS {
+                let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(receipt(i)).file_name(format!("struk-{i:02}.png")));
+                let r = client.post(format!("{base}/api/v1/receipts")).bearer_auth(&token).multipart(form).send().await.unwrap();
+                assert_eq!(r.status(), reqwest::StatusCode::ACCEPTED);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    };
+
+    // The reference: the same uploads read by an uninterrupted `ocr` in this process.
+    let reference = Api::start_with("crash-ocr-ref", &["enrich", "accounts", "dlq", "ocr"], |_| {}).await;
+    reference.register("sari@example.id").await;
+    let token = reference.login("sari@example.id").await["access_token"].as_str().unwrap().to_owned();
+    let started = tokio::time::Instant::now();
+    upload_all(&reference, token).await;
+    let expected = ocr_outcome(&reference, PHOTOS).await;
+    let took = started.elapsed();
+    assert_eq!(expected.2, 0);
+    assert!(expected.0.iter().filter(|r| r.contains("|parsed|")).count() >= PHOTOS / 2, "most receipts are sure: {:?}", expected.0);
+
+    let api = Api::start_with("crash-ocr", &jobs, |_| {}).await;
+    api.register("sari@example.id").await;
+    let token = api.login("sari@example.id").await["access_token"].as_str().unwrap().to_owned();
+    let uploads = tokio::spawn(upload_all(&api, token));
+    let span = took.as_millis() as u64;
+    let mut kill_at: Vec<u64> = (0..crate::common::kills()).map(|_| rand::rng().random_range(500..span.max(1_000))).collect();
+    kill_at.sort();
+    eprintln!("an uninterrupted run took {took:?}; killing ocr at {kill_at:?} ms");
+    let started = tokio::time::Instant::now();
+    let mut child = api.env.start_job("ocr", 0, &[]);
+    for (run, at) in kill_at.iter().enumerate() {
+        tokio::time::sleep_until(started + Duration::from_millis(*at)).await;
+        child.start_kill().unwrap(); // SIGKILL
+        child.wait().await.unwrap();
+        child = api.env.start_job("ocr", run + 1, &[]);
+    }
+    uploads.await.unwrap();
+    let (read, booked, twice) = ocr_outcome(&api, PHOTOS).await;
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+
+    let distinct = booked.iter().collect::<std::collections::HashSet<_>>().len() as i64;
+    let lost = expected.1.iter().filter(|b| !booked.contains(b)).count() as i64;
+    crate::common::record(&format!("SIGKILL ocr ×{}", kill_at.len()), PHOTOS as i64, expected.1.len() as i64, distinct, booked.len() as i64 - distinct, lost);
+    assert_eq!(twice, 0, "no photo read twice");
+    assert_eq!(read, expected.0, "each photo's status as an uninterrupted run's");
+    assert_eq!(booked, expected.1, "each receipt booked once");
+}

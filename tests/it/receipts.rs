@@ -147,7 +147,7 @@ fn sroie(n: u32) -> Option<(Vec<u8>, Value)> {
     Some((photo, key))
 }
 
-async fn upload(api: &Api, token: &str, name: &str, bytes: Vec<u8>, fields: &[(&str, &str)]) -> (StatusCode, Value) {
+pub(crate) async fn upload(api: &Api, token: &str, name: &str, bytes: Vec<u8>, fields: &[(&str, &str)]) -> (StatusCode, Value) {
     let mut form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_owned()));
     for (key, value) in fields {
         form = form.text(key.to_string(), value.to_string());
