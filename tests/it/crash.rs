@@ -288,27 +288,23 @@ async fn ocr_outcome(api: &crate::serving::Api, photos: usize) -> (Vec<String>, 
 /// are uploaded, restarted each time: every photo read once, with the
 /// status of an uninterrupted run's, and its transaction booked once.
 ///
-/// Ignored while a bug it found is open: uploads made within about two
-/// seconds of the `ocr` job's start are not read (none of 16 in 300 s, the
-/// job in this process, uninterrupted); with five seconds between start
-/// and the first upload all 16 are read in 10 s. Run it with `--ignored`.
+/// Ignored while a bug it found is open: now and then, uploads made within
+/// about two seconds of the `ocr` job's start are not read (once none of 16
+/// in 300 s, the job in this process, uninterrupted; other runs read all 16
+/// in 10 s and pass). Run it with `--ignored`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "the ocr job misses uploads made right after it starts (open bug, issue 11)"]
 async fn sigkilled_ocr_reads_and_books_every_photo_once_with_broker() {
     use crate::serving::Api;
     const PHOTOS: usize = 16;
     let jobs = ["enrich", "accounts", "dlq"];
-    let upload_all = |api: &Api, token: String| {
-        let (client, base) = (api.client.clone(), api.base.clone());
-        async move {
-            for i in 0..PHOTOS {
-                let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(receipt(i)).file_name(format!("struk-{i:02}.png")));
-                let r = client.post(format!("{base}/api/v1/receipts")).bearer_auth(&token).multipart(form).send().await.unwrap();
-                assert_eq!(r.status(), reqwest::StatusCode::ACCEPTED);
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
+    async fn upload_all(api: &Api, token: String) {
+        for i in 0..PHOTOS {
+            let (status, body) = crate::receipts::upload(api, &token, &format!("struk-{i:02}.png"), receipt(i), &[]).await;
+            assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{body}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
-    };
+    }
 
     // The reference: the same uploads read by an uninterrupted `ocr` in this process.
     let reference = Api::start_with("crash-ocr-ref", &["enrich", "accounts", "dlq", "ocr"], |_| {}).await;
@@ -324,20 +320,23 @@ async fn sigkilled_ocr_reads_and_books_every_photo_once_with_broker() {
     let api = Api::start_with("crash-ocr", &jobs, |_| {}).await;
     api.register("sari@example.id").await;
     let token = api.login("sari@example.id").await["access_token"].as_str().unwrap().to_owned();
-    let uploads = tokio::spawn(upload_all(&api, token));
     let span = took.as_millis() as u64;
     let mut kill_at: Vec<u64> = (0..crate::common::kills()).map(|_| rand::rng().random_range(500..span.max(1_000))).collect();
     kill_at.sort();
     eprintln!("an uninterrupted run took {took:?}; killing ocr at {kill_at:?} ms");
-    let started = tokio::time::Instant::now();
-    let mut child = api.env.start_job("ocr", 0, &[]);
-    for (run, at) in kill_at.iter().enumerate() {
-        tokio::time::sleep_until(started + Duration::from_millis(*at)).await;
-        child.start_kill().unwrap(); // SIGKILL
-        child.wait().await.unwrap();
-        child = api.env.start_job("ocr", run + 1, &[]);
-    }
-    uploads.await.unwrap();
+    let killing = async {
+        let started = tokio::time::Instant::now();
+        let mut child = api.env.start_job("ocr", 0, &[]);
+        for (run, at) in kill_at.iter().enumerate() {
+            tokio::time::sleep_until(started + Duration::from_millis(*at)).await;
+            child.start_kill().unwrap(); // SIGKILL
+            child.wait().await.unwrap();
+            child = api.env.start_job("ocr", run + 1, &[]);
+        }
+        child
+    };
+    // The uploads stream in while the job is killed.
+    let ((), mut child) = tokio::join!(upload_all(&api, token), killing);
     let (read, booked, twice) = ocr_outcome(&api, PHOTOS).await;
     child.start_kill().unwrap();
     child.wait().await.unwrap();
