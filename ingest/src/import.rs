@@ -687,7 +687,7 @@ pub async fn run_worker(config: &Config, shutdown: CancellationToken) -> Result<
                 let at = next.get(&p).copied();
                 ((t, p), at)
             }).collect();
-            consumer.seek_to(&positions).await?;
+            consumer.seek_or_retry(&positions).await?;
             continue;
         }
         let msg = tokio::select! {

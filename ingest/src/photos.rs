@@ -42,6 +42,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::media::{MediaError, MediaStore};
 use crate::ocr::booking::{self, at_local, idempotency_key, local_zone, Booking, Proposed};
@@ -730,7 +731,12 @@ pub async fn run_with(config: &Config, photos: Photos, reader: Reader, shutdown:
     let mut report = WorkerReport::default();
     // Reading overlaps on the engines; one more waits its turn so an engine never idles.
     let window = reader.engines() + 1;
-    let mut in_flight: FuturesOrdered<futures::future::BoxFuture<'static, Work>> = FuturesOrdered::new();
+    // Each read is a task of its own, so it goes on while this loop awaits
+    // `finish`: a read holds the media log's lock while it checks whether
+    // the photo was read before, and `finish` takes that lock too. A read
+    // polled only from this loop would keep the lock while `finish` waits
+    // for it, and the job would stop (it did, whenever two were in flight).
+    let mut in_flight: FuturesOrdered<futures::future::BoxFuture<'static, Result<Work, PhotoError>>> = FuturesOrdered::new();
     tracing::info!(job = JOB_NAME, %topic, engines = reader.engines(), vision = config.ocr_vision.as_str(), "ocr job started");
     // Set when a message arrives after a rebalance: the flag is taken then,
     // and positions must still be restored (the seek delivers it again).
@@ -739,18 +745,18 @@ pub async fn run_with(config: &Config, photos: Photos, reader: Reader, shutdown:
         if std::mem::take(&mut reassigned) | consumer.take_assignment_changed() {
             // Finish what was read under the old assignment, then resume after the last photo finished.
             while let Some(work) = in_flight.next().await {
-                finish(&photos, &consumer, &topic, work, &mut report).await?;
+                finish(&photos, &consumer, &topic, work?, &mut report).await?;
             }
             let next = photos.resume_offsets().await?;
             let positions = consumer.assignment()?.into_iter().map(|(t, p)| ((t, p), next.get(&p).copied())).collect();
-            consumer.seek_to(&positions).await?;
+            consumer.seek_or_retry(&positions).await?;
             continue;
         }
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
             Some(work) = in_flight.next(), if !in_flight.is_empty() => {
-                finish(&photos, &consumer, &topic, work, &mut report).await?;
+                finish(&photos, &consumer, &topic, work?, &mut report).await?;
             }
             _ = consumer.assignment_change() => continue,
             msg = consumer.recv(), if in_flight.len() < window => {
@@ -762,8 +768,11 @@ pub async fn run_with(config: &Config, photos: Photos, reader: Reader, shutdown:
                 let at = (msg.partition(), msg.offset());
                 report.uploads += 1;
                 match decode_upload(&msg) {
-                    Ok(upload) => in_flight.push_back(Box::pin(read_upload(photos.clone(), reader.clone(), upload, at))),
-                    Err(letter) => in_flight.push_back(Box::pin(async move { Work::Dead { letter, at } })),
+                    Ok(upload) => {
+                        let read = AbortOnDropHandle::new(tokio::spawn(read_upload(photos.clone(), reader.clone(), upload, at)));
+                        in_flight.push_back(Box::pin(async move { read.await.map_err(|e| PhotoError::Internal(format!("reading a photo stopped: {e}"))) }));
+                    }
+                    Err(letter) => in_flight.push_back(Box::pin(async move { Ok(Work::Dead { letter, at }) })),
                 }
             }
         }

@@ -564,6 +564,31 @@ impl Consumer {
         Ok(())
     }
 
+    /// [`Consumer::seek_to`] for a job that restores whenever
+    /// [`Consumer::take_assignment_changed`] says so: when the partitions
+    /// cannot be positioned yet (the fetcher of a new assignment not started,
+    /// or a rebalance arrived meanwhile) it serves the consumer for a moment,
+    /// so a waiting rebalance runs, and marks the assignment changed again,
+    /// so the caller's next turn reads its positions and seeks anew. Every
+    /// partition stays paused until then, so nothing is delivered from a
+    /// position the job did not choose. Before, such a job ended with the
+    /// error, which under load happened at start-up: the photos or imports
+    /// of that process were then never read.
+    pub async fn seek_or_retry(&self, positions: &HashMap<(String, i32), Option<i64>>) -> Result<()> {
+        match self.seek_to(positions).await {
+            Err(e @ KafkaClientError::NotPositioned { .. }) => {
+                tracing::warn!(group = %self.group, error = %e, "partitions not positioned yet; serving the consumer and trying again");
+                // Rebalance callbacks run inside the poll; paused partitions deliver nothing.
+                if let Ok(Ok(msg)) = tokio::time::timeout(Duration::from_millis(500), self.inner.recv()).await {
+                    tracing::debug!(topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), "message before positioning dropped; the seek delivers it again");
+                }
+                self.assignment_changed.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
     /// Commits next offsets to Kafka, for lag visibility only (asynchronous;
     /// a lost commit changes nothing about what the job writes).
     pub fn commit_for_lag(&self, next_offsets: &[(String, i32, i64)]) -> Result<()> {

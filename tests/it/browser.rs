@@ -182,17 +182,17 @@ async fn a_person_uses_the_dashboard_in_chromium_with_broker() {
 
     let mut b = Browser::launch("dashboard").await;
     b.go(&api.url("/")).await;
-    b.until("document.body.dataset.page === 'login'", "the login page", Duration::from_secs(20)).await;
+    b.until("document.body.dataset.page === 'login'", "the login page", Duration::from_secs(40)).await;
     assert_eq!(b.eval("document.documentElement.lang").await, "id", "Bahasa Indonesia first");
     assert_eq!(b.eval("document.querySelector('#login-form button').textContent").await, "Masuk");
     // A wrong password says so and stays.
     b.eval("document.querySelector('#login-name').value = 'sari@example.id'; document.querySelector('#login-password').value = 'salah'; document.querySelector('#login-form').requestSubmit()").await;
-    b.until("document.querySelector('#login-error').textContent.length > 0", "the login error", Duration::from_secs(20)).await;
+    b.until("document.querySelector('#login-error').textContent.length > 0", "the login error", Duration::from_secs(40)).await;
     b.eval("document.querySelector('#login-password').value = 'kata-sandi-rahasia'; document.querySelector('#login-form').requestSubmit()").await;
 
     // The overview: the month's figures and both charts.
     b.until("document.body.dataset.ready === 'overview'", "the overview", Duration::from_secs(30)).await;
-    b.until("document.querySelectorAll('#chart-cashflow svg rect').length > 4 && document.querySelector('#chart-categories svg')", "the charts", Duration::from_secs(10)).await;
+    b.until("document.querySelectorAll('#chart-cashflow svg rect').length > 4 && document.querySelector('#chart-categories svg')", "the charts", Duration::from_secs(30)).await;
     let income = b.eval("document.querySelector('[data-stat=in] .value').textContent").await;
     let want = format!("Rp {}", format_id(summary["current"]["income"].as_i64().unwrap()));
     assert_eq!(income.as_str(), Some(want.as_str()), "the income card shows the API's figure");
@@ -201,7 +201,7 @@ async fn a_person_uses_the_dashboard_in_chromium_with_broker() {
     b.shot("01-overview").await;
 
     // Live: a transaction recorded elsewhere (another device, WhatsApp) shows up without a reload.
-    b.until("document.body.dataset.live === 'on'", "the event stream", Duration::from_secs(20)).await;
+    b.until("document.body.dataset.live === 'on'", "the event stream", Duration::from_secs(40)).await;
     let live = book(&api, &sari, -27_000, "Es teh dari WhatsApp", "food_drink", 0).await;
     b.until(&format!("document.querySelector('#recent li[data-id=\"{live}\"]')"), "the new transaction in the list", Duration::from_secs(30)).await;
     assert!(b.eval("document.querySelector('#live').textContent").await.as_str().unwrap().contains("Es teh dari WhatsApp"));
@@ -209,7 +209,7 @@ async fn a_person_uses_the_dashboard_in_chromium_with_broker() {
 
     // Import a statement and watch it finish.
     b.eval("location.hash = '#/import'").await;
-    b.until("document.body.dataset.ready === 'import'", "the import page", Duration::from_secs(10)).await;
+    b.until("document.body.dataset.ready === 'import'", "the import page", Duration::from_secs(30)).await;
     let statement = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ingest/fixtures/statements/bca-personal.csv");
     b.choose_file("#import-file", &statement).await;
     b.eval("document.querySelector('#import-form').requestSubmit()").await;
@@ -231,7 +231,7 @@ async fn a_person_uses_the_dashboard_in_chromium_with_broker() {
         )
         .await;
     let (id, category) = (picked[0].as_str().unwrap().to_owned(), picked[1].as_str().unwrap().to_owned());
-    b.until(&format!("document.querySelector('#txn-table tr[data-id=\"{id}\"] .badge').className.includes('user_confirmed')"), "the confirmed badge", Duration::from_secs(10)).await;
+    b.until(&format!("document.querySelector('#txn-table tr[data-id=\"{id}\"] .badge').className.includes('user_confirmed')"), "the confirmed badge", Duration::from_secs(30)).await;
     let confirmed = api.eventually(&format!("/api/v1/transactions/{id}"), &sari, |t| t["status"] == "user_confirmed" && t["category_id"] == category.as_str()).await;
     assert_eq!(confirmed["category_source"], "user");
     b.shot("04-category-confirmed").await;
@@ -258,14 +258,14 @@ async fn a_person_uses_the_dashboard_in_chromium_with_broker() {
 
     // English on request.
     b.eval("const l = document.querySelector('#lang'); l.value = 'en'; l.dispatchEvent(new Event('change'))").await;
-    b.until("document.querySelector('nav a[data-page=overview]').textContent === 'Overview'", "English", Duration::from_secs(10)).await;
+    b.until("document.querySelector('nav a[data-page=overview]').textContent === 'Overview'", "English", Duration::from_secs(30)).await;
     b.eval("location.hash = '#/overview'").await;
-    b.until("document.body.dataset.ready === 'overview' && document.querySelector('#chart-cashflow svg title').textContent === 'Cash flow by month'", "the overview in English", Duration::from_secs(20)).await;
+    b.until("document.body.dataset.ready === 'overview' && document.querySelector('#chart-cashflow svg title').textContent === 'Cash flow by month'", "the overview in English", Duration::from_secs(40)).await;
 
     // A phone.
     b.page("Emulation.setDeviceMetricsOverride", json!({"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true})).await;
     b.eval("location.hash = '#/plans'").await;
-    b.until("document.body.dataset.ready === 'plans'", "the plans page", Duration::from_secs(10)).await;
+    b.until("document.body.dataset.ready === 'plans'", "the plans page", Duration::from_secs(30)).await;
     assert_eq!(b.eval("document.documentElement.scrollWidth <= window.innerWidth + 1").await, true, "no sideways scrolling on a phone");
     b.shot("05-phone-plans").await;
     b.page("Emulation.clearDeviceMetricsOverride", json!({})).await;
@@ -277,7 +277,7 @@ async fn a_person_uses_the_dashboard_in_chromium_with_broker() {
         b.until("document.body.dataset.ready === 'plans' && navigator.serviceWorker.controller !== null", "the service worker in control", Duration::from_secs(30)).await;
     }
     b.eval("location.hash = '#/overview'").await;
-    b.until("document.body.dataset.ready === 'overview'", "the overview again", Duration::from_secs(20)).await;
+    b.until("document.body.dataset.ready === 'overview'", "the overview again", Duration::from_secs(40)).await;
     // The server goes away and the browser is told it is offline.
     api.shutdown.cancel();
     // Gone for good: the listener closed (open connections drain with it).

@@ -55,7 +55,7 @@ pub(crate) async fn consume_in_order(job: &mut impl InOrder, consumer: &Consumer
                 let at = resume_at.get(&key).map(|o| (o - rewind).max(0));
                 (key, at)
             });
-            consumer.seek_to(&positions.collect()).await?;
+            consumer.seek_or_retry(&positions.collect()).await?;
             continue;
         }
         tokio::select! {
