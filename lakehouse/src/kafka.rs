@@ -571,9 +571,7 @@ impl Consumer {
     /// so a waiting rebalance runs, and marks the assignment changed again,
     /// so the caller's next turn reads its positions and seeks anew. Every
     /// partition stays paused until then, so nothing is delivered from a
-    /// position the job did not choose. Before, such a job ended with the
-    /// error, which under load happened at start-up: the photos or imports
-    /// of that process were then never read.
+    /// position the job did not choose; the job does not end over it.
     pub async fn seek_or_retry(&self, positions: &HashMap<(String, i32), Option<i64>>) -> Result<()> {
         match self.seek_to(positions).await {
             Err(e @ KafkaClientError::NotPositioned { .. }) => {
