@@ -2,8 +2,9 @@
 //! `arus.wa.inbound.v1`, the `wa-router` job, the `ocr` job for photos and
 //! the `notifier` back to WAHA. WAHA itself is a local server speaking its
 //! documented contract (DOMAIN.md; the request and event samples in
-//! `../shared/data/waha`): `POST /api/sendText` and `GET /api/files/…`,
-//! both behind `X-Api-Key`, able to fail, refuse or stall on demand.
+//! `../shared/data/waha`): `POST /api/sendText`, `GET /api/files/…` and
+//! `GET /api/{session}/chats/{chatId}/messages`, all behind `X-Api-Key`,
+//! able to fail, refuse or stall on demand.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -42,7 +43,8 @@ fn sample(name: &str) -> Value {
 /// What the stand-in WAHA was asked and how it should answer.
 #[derive(Default)]
 struct WahaState {
-    /// Accepted sendText bodies, in order.
+    /// Accepted sendText bodies, in order, each with the unix second it was
+    /// taken at (`"_at"`) and the id it was given (`"_id"`).
     sent: Mutex<Vec<Value>>,
     /// Every sendText request, accepted or not.
     tries: AtomicUsize,
@@ -53,6 +55,14 @@ struct WahaState {
     /// Take this many messages, then answer only after this long (a gateway that stalls).
     stall_ms: AtomicUsize,
     stall_next: AtomicUsize,
+    /// Hold this many requests this long before taking them (a gateway
+    /// that has not got the message yet).
+    hold_ms: AtomicUsize,
+    hold_next: AtomicUsize,
+    /// Signals a request being held.
+    holding: tokio::sync::Notify,
+    /// Answer 400 to listing a chat's messages (NOWEB without its store).
+    no_history: std::sync::atomic::AtomicBool,
     files: Mutex<HashMap<String, (Vec<u8>, &'static str)>>,
     took: tokio::sync::Notify,
 }
@@ -132,9 +142,16 @@ pub(crate) async fn fake_waha() -> FakeWaha {
                 if take(&state.fail_next) {
                     return reply(500, json!({"message": "session is STARTING"}));
                 }
+                if take(&state.hold_next) {
+                    state.holding.notify_waiters();
+                    tokio::time::sleep(Duration::from_millis(state.hold_ms.load(Ordering::SeqCst) as u64)).await;
+                }
                 let n = {
                     let mut sent = state.sent.lock().unwrap();
-                    sent.push(body.clone());
+                    let mut taken = body.clone();
+                    taken["_at"] = json!(chrono::Utc::now().timestamp());
+                    taken["_id"] = json!(format!("true_{}_{:020}", body["chatId"].as_str().unwrap(), sent.len() + 1));
+                    sent.push(taken);
                     sent.len()
                 };
                 state.took.notify_waiters();
@@ -154,8 +171,35 @@ pub(crate) async fn fake_waha() -> FakeWaha {
             None => warp::reply::with_status(b"file not found".to_vec(), warp::http::StatusCode::NOT_FOUND).into_response(),
         }
     });
+    // WAHA's "get messages in a chat": newest first, filtered as asked.
+    let list_state = Arc::clone(&state);
+    let messages = warp::path!("api" / String / "chats" / String / "messages")
+        .and(warp::get())
+        .and(warp::header::optional::<String>("x-api-key"))
+        .and(warp::query::<HashMap<String, String>>())
+        .map(move |_session: String, chat: String, key: Option<String>, query: HashMap<String, String>| {
+            let reply = |status: u16, body: Value| warp::reply::with_status(warp::reply::json(&body), warp::http::StatusCode::from_u16(status).unwrap());
+            if key.as_deref() != Some(API_KEY) {
+                return reply(401, json!({"message": "Unauthorized"}));
+            }
+            if list_state.no_history.load(Ordering::SeqCst) {
+                return reply(400, json!({"message": "Enable NOWEB store 'config.noweb.store.enabled=True' to get messages"}));
+            }
+            let chat = chat.replace("%40", "@");
+            let since: i64 = query.get("filter.timestamp.gte").and_then(|t| t.parse().ok()).unwrap_or(0);
+            let limit: usize = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+            let sent = list_state.sent.lock().unwrap();
+            let listed: Vec<Value> = sent
+                .iter()
+                .rev()
+                .filter(|m| m["chatId"] == chat.as_str() && m["_at"].as_i64().unwrap() >= since)
+                .take(limit)
+                .map(|m| json!({"id": m["_id"], "timestamp": m["_at"], "from": "71111111111@c.us", "fromMe": true, "to": m["chatId"], "body": m["text"], "hasMedia": false}))
+                .collect();
+            reply(200, Value::Array(listed))
+        });
     use warp::Reply;
-    FakeWaha { addr: serve(send.or(files)).await, state }
+    FakeWaha { addr: serve(send.or(messages).or(files)).await, state }
 }
 
 /// Takes one from a counter of failures to come.
@@ -172,6 +216,8 @@ pub(crate) fn tweak(waha: &FakeWaha) -> impl FnOnce(&mut Config) {
         c.wa_chat_interval_ms = 0;
         c.wa_retry_base_ms = 50;
         c.wa_retry_max_ms = 200;
+        // A send cut off by a kill is looked up once it would have timed out.
+        c.wa_http_timeout_ms = 5_000;
     }
 }
 
@@ -506,8 +552,12 @@ async fn the_notifier_retries_never_sends_twice_and_tells_officers_with_broker()
     let texts = waha.wait_texts(&chat, 3).await;
     assert_eq!(texts, ["pesan satu", "pesan tiga", "pesan empat"]);
 
-    // Killed while WAHA has the message (after it took it, before it answered):
-    // started again, the notifier does not send it again and says so in the DLQ.
+    // Killed while WAHA has the message (after it took it, before it
+    // answered): started again, the notifier finds it in the chat and does
+    // not send it again. The same text sent a moment before under another
+    // id does not count for it.
+    publish(outbound("m5-before", &chat, "pesan lima")).await;
+    waha.wait_texts(&chat, 4).await;
     waha.state.stall_ms.store(3_000, Ordering::SeqCst);
     waha.state.stall_next.store(1, Ordering::SeqCst);
     let took = waha.state.took.notified();
@@ -516,10 +566,35 @@ async fn the_notifier_retries_never_sends_twice_and_tells_officers_with_broker()
     kill(notifier).await;
     notifier = start_notifier(&env, &waha, 2);
     publish(outbound("m6", &chat, "pesan enam")).await;
-    let texts = waha.wait_texts(&chat, 5).await;
-    assert_eq!(texts, ["pesan satu", "pesan tiga", "pesan empat", "pesan lima", "pesan enam"]);
-    wait_for(&session, "SELECT count(*) FROM notifications WHERE id = 'm5' AND status = 'unknown'", 1, Duration::from_secs(30)).await;
-    wait_for(&session, "SELECT count(*) FROM dlq WHERE job = 'notifier' AND error LIKE '%delivery unknown%'", 1, Duration::from_secs(30)).await;
+    let texts = waha.wait_texts(&chat, 6).await;
+    assert_eq!(texts, ["pesan satu", "pesan tiga", "pesan empat", "pesan lima", "pesan lima", "pesan enam"]);
+    wait_for(&session, "SELECT count(*) FROM notifications WHERE id = 'm5' AND status = 'sent'", 1, Duration::from_secs(30)).await;
+
+    // Killed before WAHA took it: not in the chat, so sent again, once.
+    waha.state.hold_ms.store(5_000, Ordering::SeqCst);
+    waha.state.hold_next.store(1, Ordering::SeqCst);
+    let holding = waha.state.holding.notified();
+    publish(outbound("m7", &chat, "pesan tujuh")).await;
+    tokio::time::timeout(Duration::from_secs(30), holding).await.expect("WAHA never got a request for m7");
+    kill(notifier).await;
+    notifier = start_notifier(&env, &waha, 3);
+    let texts = waha.wait_texts(&chat, 7).await;
+    assert_eq!(texts[6..], ["pesan tujuh"]);
+    wait_for(&session, "SELECT count(*) FROM notifications WHERE id = 'm7' AND status = 'sent' AND attempts = 2", 1, Duration::from_secs(30)).await;
+
+    // A WAHA that cannot list the chat: the notifier cannot tell, so it does
+    // not send again and asks a person through the DLQ.
+    waha.state.no_history.store(true, Ordering::SeqCst);
+    waha.state.stall_next.store(1, Ordering::SeqCst);
+    let took = waha.state.took.notified();
+    publish(outbound("m8", &chat, "pesan delapan")).await;
+    tokio::time::timeout(Duration::from_secs(30), took).await.expect("WAHA never got m8");
+    kill(notifier).await;
+    notifier = start_notifier(&env, &waha, 4);
+    wait_for(&session, "SELECT count(*) FROM notifications WHERE id = 'm8' AND status = 'unknown'", 1, Duration::from_secs(30)).await;
+    wait_for(&session, "SELECT count(*) FROM dlq WHERE job = 'notifier' AND error LIKE '%delivery unknown%could not list the chat%'", 1, Duration::from_secs(30)).await;
+    assert_eq!(waha.texts_to(&chat).iter().filter(|t| *t == "pesan delapan").count(), 1);
+    waha.state.no_history.store(false, Ordering::SeqCst);
     // An alert: a partner rising to Gold is news for their field officer.
     let (_, partner) = rini_and_her_officer(&env.config).await;
     // The notifier reads people every few seconds.
@@ -541,8 +616,8 @@ async fn the_notifier_retries_never_sends_twice_and_tells_officers_with_broker()
     producer.send_json(&env.config.topic(topics::ALERT), &alert.user_id, &alert).await.unwrap();
     let to_officer = waha.wait_texts("6281111112222@c.us", 1).await;
     assert_eq!(to_officer, ["Halo, kabar baik! Mitra Ibu Rini baru saja naik ke Tier Gold. Beliau potensial untuk top-up plafon. Hubungi segera?"]);
-    let to_rini = waha.wait_texts(&chat, 6).await;
-    assert!(to_rini[5].starts_with("Selamat Ibu Rini! Status Anda naik ke Gold"), "{to_rini:?}");
+    let to_rini = waha.wait_texts(&chat, 9).await;
+    assert!(to_rini[8].starts_with("Selamat Ibu Rini! Status Anda naik ke Gold"), "{to_rini:?}");
     kill(notifier).await;
     dlq.0.cancel();
     dlq.1.await.unwrap();

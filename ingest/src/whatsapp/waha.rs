@@ -1,6 +1,8 @@
-//! The two calls arus makes to WAHA (DOMAIN.md, "WhatsApp through WAHA"):
-//! `POST {WAHA}/api/sendText` and fetching a received message's file from
-//! `media.url`, both with `X-Api-Key`.
+//! The calls arus makes to WAHA (DOMAIN.md, "WhatsApp through WAHA"), all
+//! with `X-Api-Key`: `POST {WAHA}/api/sendText`, fetching a received
+//! message's file from `media.url`, and reading a chat's recent messages
+//! (`GET {WAHA}/api/{session}/chats/{chatId}/messages`) to learn whether a
+//! send cut off by a crash went out.
 //!
 //! Files are fetched only from the configured WAHA: a `media.url` on
 //! another origin whose path is WAHA's file route (`/api/files/…`, as a WAHA
@@ -45,6 +47,16 @@ pub struct Downloaded {
     pub bytes: Vec<u8>,
     /// What WAHA's `Content-Type` said, if anything.
     pub content_type: Option<String>,
+}
+
+/// A message in a chat, as WAHA lists it (the fields arus reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub id: Option<String>,
+    /// Unix seconds.
+    pub timestamp: i64,
+    pub from_me: bool,
+    pub body: String,
 }
 
 /// A client of one WAHA gateway.
@@ -115,6 +127,44 @@ impl Waha {
         } else {
             Err(WahaError::Permanent(reason))
         }
+    }
+
+    /// The messages arus's own number sent to `chat_id` at or after
+    /// `since` (unix seconds), at most `limit` of the newest. Asks WAHA to
+    /// filter (`filter.fromMe`, `filter.timestamp.gte`) and filters again,
+    /// for a WAHA that ignores those parameters. An error when WAHA keeps no
+    /// history it can list (NOWEB without its store answers 4xx): then
+    /// nothing can be concluded from the chat.
+    pub async fn sent_to(&self, session: &str, chat_id: &str, since: i64, limit: usize) -> Result<Vec<ChatMessage>, WahaError> {
+        let session = if session.is_empty() { self.session.as_str() } else { session };
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| WahaError::Permanent(format!("waha_url {} cannot take a path", self.base)))?
+            .pop_if_empty()
+            .extend(["api", session, "chats", chat_id, "messages"]);
+        url.query_pairs_mut()
+            .append_pair("limit", &limit.to_string())
+            .append_pair("downloadMedia", "false")
+            .append_pair("filter.fromMe", "true")
+            .append_pair("filter.timestamp.gte", &since.to_string());
+        let response = self.with_key(self.http.get(url)).send().await.map_err(|e| WahaError::Transient(format!("WAHA unreachable: {e}")))?;
+        let status = response.status();
+        let answer = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            let reason = format!("WAHA answered {status} listing the chat's messages: {}", answer.chars().take(300).collect::<String>());
+            return Err(if status.is_server_error() || status.as_u16() == 429 { WahaError::Transient(reason) } else { WahaError::Permanent(reason) });
+        }
+        let listed: Vec<serde_json::Value> = serde_json::from_str(&answer).map_err(|e| WahaError::Permanent(format!("WAHA's list of the chat's messages is not a JSON array: {e}")))?;
+        Ok(listed
+            .iter()
+            .map(|m| ChatMessage {
+                id: m.get("id").and_then(|id| id.as_str().or_else(|| id.get("_serialized").and_then(|s| s.as_str()))).map(str::to_owned),
+                timestamp: m.get("timestamp").and_then(|t| t.as_i64()).unwrap_or(0),
+                from_me: m.get("fromMe").and_then(|f| f.as_bool()).unwrap_or(false),
+                body: m.get("body").and_then(|b| b.as_str()).unwrap_or_default().to_owned(),
+            })
+            .filter(|m| m.from_me && m.timestamp >= since)
+            .collect())
     }
 
     /// Where to fetch `media_url` from, or why not.

@@ -11,10 +11,14 @@
 //! certainly refused, and a final `sent`, `failed` or `skipped`. On start
 //! the notifier loads it, resumes each partition at its last recorded
 //! message, and sends nothing whose id is final. An id left at `sending`
-//! (the process died while WAHA had the request) may have gone out, so it
-//! is not sent again: it is marked `unknown` and a dead letter asks a
-//! person to check. (A try that times out is retried; WAHA takes no
-//! idempotency key, so only that case can repeat a message.)
+//! (the process died while WAHA had the request) may have gone out: once
+//! that try would have timed out, the notifier reads the chat's messages
+//! from WAHA. Found there (one more message of that text from arus since
+//! the try than `sent` rows account for), it is recorded `sent`; not
+//! there, it is sent again. When WAHA cannot list the chat (NOWEB without
+//! its store), it is marked `unknown` and a dead letter asks a person to
+//! check. (A try that times out is retried; WAHA takes no idempotency key,
+//! so only that case can repeat a message.)
 //!
 //! **Retries and pace.** A try that fails for a reason worth retrying
 //! (WAHA down, 5xx, 429, a timeout) waits `wa_retry_base_ms`, doubling up
@@ -33,7 +37,7 @@ use arus_lakehouse::{AppendLog, Kafka, Lake, Producer};
 use arus_schemas::events::{check_schema_version, DeadLetterKind, PayloadEncoding};
 use arus_schemas::whatsapp::{Audience, NotificationRecord, NotificationStatus, WaOutbound};
 use arus_schemas::{tables, topics, Alert, AlertKind, Config, DeadLetter, SCHEMA_VERSION};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::people::Directory;
@@ -51,6 +55,8 @@ pub struct NotifierReport {
     pub failed: u64,
     pub skipped: u64,
     pub unknown: u64,
+    /// Cut off mid-send by a stop, and found in the chat afterwards.
+    pub found_in_chat: u64,
     pub dead_letters: u64,
 }
 
@@ -69,9 +75,20 @@ enum Standing {
     Final,
     /// Tries so far, all certainly refused: go on from the next.
     Retry(i32),
-    /// A try was under way when the notifier stopped.
-    Ambiguous(i32),
+    /// Try `tries` was under way when the notifier stopped; it began at `since`.
+    Ambiguous { tries: i32, since: DateTime<Utc> },
 }
+
+/// What a chat's messages say of a try cut off by a stop.
+enum InChat {
+    /// It went out (WAHA's id of it, if WAHA said one).
+    Found(Option<String>),
+    Missing,
+}
+
+/// How far the clocks of arus and WAHA may disagree when a chat's messages
+/// are matched to a try.
+const CLOCK_SLACK_S: i64 = 60;
 
 pub struct Notifier {
     waha: Waha,
@@ -85,6 +102,8 @@ pub struct Notifier {
     base: Duration,
     max: Duration,
     interval: Duration,
+    /// How long WAHA may take to answer a try.
+    http_timeout: Duration,
     outbound_topic: String,
     alert_topic: String,
     report: NotifierReport,
@@ -105,7 +124,8 @@ fn standings(rows: &[NotificationRecord]) -> HashMap<String, Standing> {
             } else {
                 let last = rows.iter().map(|r| r.attempts).max().unwrap_or(0);
                 let refused = rows.iter().any(|r| r.attempts == last && r.status == NotificationStatus::Retrying);
-                if refused { Standing::Retry(last) } else { Standing::Ambiguous(last) }
+                let since = rows.iter().filter(|r| r.attempts == last).map(|r| r.finished_at).min().unwrap_or_else(Utc::now);
+                if refused { Standing::Retry(last) } else { Standing::Ambiguous { tries: last, since } }
             };
             (id.to_owned(), standing)
         })
@@ -131,6 +151,7 @@ impl Notifier {
             base: Duration::from_millis(config.wa_retry_base_ms),
             max: Duration::from_millis(config.wa_retry_max_ms.max(config.wa_retry_base_ms)),
             interval: Duration::from_millis(config.wa_chat_interval_ms),
+            http_timeout: Duration::from_millis(config.wa_http_timeout_ms),
             outbound_topic: config.topic(topics::WA_OUTBOUND),
             alert_topic: config.topic(topics::ALERT),
             report: NotifierReport::default(),
@@ -199,6 +220,32 @@ impl Notifier {
         Ok(())
     }
 
+    /// Whether the try of `d` begun at `since` reached the chat. A message of that text from arus since then counts
+    /// only beyond those that `sent` rows of other ids already account for
+    /// (the same reply twice in a minute). `Err` inside when WAHA cannot
+    /// list the chat.
+    async fn find_in_chat(&mut self, d: &Delivery, since: DateTime<Utc>) -> Result<Result<InChat, WahaError>, WhatsAppError> {
+        let m = &d.message;
+        let from = since.timestamp() - CLOCK_SLACK_S;
+        let listed = match self.waha.sent_to(&m.session, &m.chat_id, from, 100).await {
+            Ok(listed) => listed,
+            Err(e) => return Ok(Err(e)),
+        };
+        let in_chat: Vec<_> = listed.into_iter().filter(|c| c.body == m.text).collect();
+        if in_chat.is_empty() {
+            return Ok(Ok(InChat::Missing));
+        }
+        self.log.refresh().await?;
+        let accounted = self
+            .log
+            .rows()
+            .await?
+            .iter()
+            .filter(|r| r.status == NotificationStatus::Sent && r.id != m.id && r.text == m.text && r.chat_id.as_deref() == Some(m.chat_id.as_str()) && r.finished_at.timestamp() >= from)
+            .count();
+        Ok(Ok(if in_chat.len() > accounted { InChat::Found(in_chat[0].id.clone()) } else { InChat::Missing }))
+    }
+
     /// Sends `d` unless it went out before; records every step.
     async fn deliver(&mut self, d: Delivery, source: &Source) -> Result<(), WhatsAppError> {
         let mut tries = match self.standing.get(&d.message.id) {
@@ -206,14 +253,34 @@ impl Notifier {
                 self.report.already_sent += 1;
                 return Ok(());
             }
-            Some(Standing::Ambiguous(n)) => {
-                let n = *n;
-                tracing::warn!(job = NAME, id = %d.message.id, "the notifier stopped while WAHA had this message: not sending it again");
-                self.record(&d, source, NotificationStatus::Unknown, n, None, Some("the notifier stopped while WAHA had the message; it may not have been delivered".to_owned())).await?;
-                let reason = format!("delivery unknown: the notifier stopped during try {n} of sending {} to {}; check the chat and resend by hand if it is missing", d.message.id, d.message.chat_id);
-                self.dead(&d, source, reason).await?;
-                self.report.unknown += 1;
-                return Ok(());
+            Some(Standing::Ambiguous { tries, since }) => {
+                let (n, since) = (*tries, *since);
+                // WAHA may still be working on that try: ask once it would have timed out.
+                let wait = (since + self.http_timeout + Duration::from_secs(1) - Utc::now()).to_std().unwrap_or_default();
+                tokio::select! {
+                    () = self.shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(wait) => {}
+                }
+                match self.find_in_chat(&d, since).await? {
+                    Ok(InChat::Found(waha_id)) => {
+                        tracing::info!(job = NAME, id = %d.message.id, "the notifier stopped while sending this message; it is in the chat, so it went out");
+                        self.record(&d, source, NotificationStatus::Sent, n, waha_id, None).await?;
+                        self.report.found_in_chat += 1;
+                        return Ok(());
+                    }
+                    Ok(InChat::Missing) => {
+                        tracing::warn!(job = NAME, id = %d.message.id, "the notifier stopped while sending this message; it is not in the chat: sending it again");
+                        n as u32
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = NAME, id = %d.message.id, error = %e, "the notifier stopped while WAHA had this message and cannot read the chat: not sending it again");
+                        self.record(&d, source, NotificationStatus::Unknown, n, None, Some(format!("the notifier stopped while WAHA had the message; it may not have been delivered ({e})"))).await?;
+                        let reason = format!("delivery unknown: the notifier stopped during try {n} of sending {} to {} and WAHA could not list the chat ({e}); check the chat and resend by hand if it is missing", d.message.id, d.message.chat_id);
+                        self.dead(&d, source, reason).await?;
+                        self.report.unknown += 1;
+                        return Ok(());
+                    }
+                }
             }
             Some(Standing::Retry(n)) => *n as u32,
             None => 0,
@@ -467,7 +534,7 @@ mod tests {
         assert_eq!(s["sent"], Standing::Final);
         assert_eq!(s["nobody"], Standing::Final);
         assert_eq!(s["refused-once"], Standing::Retry(1));
-        assert_eq!(s["cut-off"], Standing::Ambiguous(2));
+        assert!(matches!(s["cut-off"], Standing::Ambiguous { tries: 2, .. }), "{:?}", s["cut-off"]);
     }
 
     #[test]
