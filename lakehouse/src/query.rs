@@ -17,6 +17,7 @@ use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use deltalake::delta_datafusion::{DeltaScanConfig, DeltaScanNext};
 use deltalake::DeltaTable;
 use tokio::sync::Mutex;
 
@@ -49,6 +50,16 @@ fn partitions_of(table: &DeltaTable, columns: &[&str]) -> Result<Partitions, Lak
     Ok(found)
 }
 
+/// A scan of the version `table` holds, with partition values as plain
+/// columns: delta-rs wraps them in dictionaries by default, which makes
+/// DataFusion group by them (`GROUP BY month, …`) through its row-encoding
+/// fallback instead of its column-wise group values. The session reading it
+/// must know the table's object store (`update_datafusion_session`).
+fn scan_of(table: &DeltaTable) -> Result<Arc<dyn TableProvider>, LakeError> {
+    let snapshot = table.snapshot()?.snapshot().clone();
+    Ok(Arc::new(DeltaScanNext::new(snapshot, DeltaScanConfig::new().with_wrap_partition_values(false))?))
+}
+
 /// A Delta table that DataFusion always reads at (nearly) its latest version.
 pub struct LatestTable {
     name: &'static str,
@@ -66,7 +77,7 @@ impl std::fmt::Debug for LatestTable {
 
 impl LatestTable {
     async fn new(def: &'static TableDef, table: DeltaTable, refresh: Duration) -> Result<Self, LakeError> {
-        let provider = table.table_provider().await?;
+        let provider = scan_of(&table)?;
         let partitions = Arc::new(partitions_of(&table, def.partition_columns)?);
         Ok(LatestTable {
             name: def.name,
@@ -86,7 +97,7 @@ impl LatestTable {
             let before = loaded.table.version();
             loaded.table.update_incremental(None).await.map_err(|e| external(e.into()))?;
             if loaded.table.version() != before {
-                loaded.provider = loaded.table.table_provider().await.map_err(|e| external(e.into()))?;
+                loaded.provider = scan_of(&loaded.table).map_err(external)?;
                 loaded.partitions = Arc::new(partitions_of(&loaded.table, self.partition_columns).map_err(external)?);
             }
             loaded.refreshed = Instant::now();
@@ -118,7 +129,10 @@ impl TableProvider for LatestTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        self.current().await?.0.scan(state, projection, filters, limit).await
+        let provider = self.current().await?.0;
+        // Registered once per session; the SQL endpoint's contexts are new per query.
+        self.loaded.lock().await.table.update_datafusion_session(state).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        provider.scan(state, projection, filters, limit).await
     }
 }
 
