@@ -7,16 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$HOME/.cargo/bin:$PATH"
-deploy/system-packages.sh
-deploy/kafka-dev.sh install
-deploy/pytools.sh
-
-dir=$(mktemp -d /tmp/arus-reliability-broker.XXXXXX)
-port=${ARUS_RELIABILITY_BROKER_PORT:-19395}
-trap 'deploy/kafka-dev.sh stop "$dir"; rm -rf "$dir"' EXIT
-brokers=$(deploy/kafka-dev.sh start "$port" memory "$dir")
-export ARUS_KAFKA_BROKERS=$brokers
-export OMP_THREAD_LIMIT=1
+. deploy/test-broker.sh reliability "${ARUS_RELIABILITY_BROKER_PORT:-19395}"
 export ARUS_RELIABILITY_KILLS=${ARUS_RELIABILITY_KILLS:-10}
 
 summary=target/tmp/reliability.tsv
