@@ -298,17 +298,9 @@ fn money_sums() -> Vec<Expr> {
     vec![sum(col("income")).alias("income"), sum(col("expense")).alias("expense"), sum(col("count")).alias("count")]
 }
 
-/// Sums of `frame` per value of `by` (as text; one group `""` without).
-async fn grouped(frame: DataFrame, by: Option<&str>, table: &str) -> Result<BTreeMap<String, (i64, i64, i64)>, ApiError> {
-    let group = match by {
-        Some(c) => vec![cast(col(c), DataType::Utf8).alias("key")],
-        None => vec![],
-    };
-    let aggregates = money_sums();
-    let mut frame = frame.aggregate(group, aggregates).map_err(|e| ApiError::unavailable(table, &e))?;
-    if by.is_none() {
-        frame = frame.with_column("key", lit("")).map_err(|e| ApiError::unavailable(table, &e))?;
-    }
+/// Sums of `frame` per value of `by` (as text).
+async fn grouped(frame: DataFrame, by: &str, table: &str) -> Result<BTreeMap<String, (i64, i64, i64)>, ApiError> {
+    let frame = frame.aggregate(vec![cast(col(by), DataType::Utf8).alias("key")], money_sums()).map_err(|e| ApiError::unavailable(table, &e))?;
     let rows: Vec<Grouped> = collect_rows(frame, table).await?;
     Ok(rows
         .into_iter()
@@ -345,7 +337,7 @@ pub(crate) async fn summary(principal: Principal, query: RangeQuery, lang: Lang,
     // One read of both periods, summed apart: a scan's planning costs more
     // than the few rows of one person's days it reads.
     let both = frame(&state, &scope, prev_from, to).await?.with_column("current", col("day").gt_eq(date32(from))).map_err(|e| ApiError::unavailable(TABLE, &e))?;
-    let sums = grouped(both, Some("current"), TABLE).await?;
+    let sums = grouped(both, "current", TABLE).await?;
     let of = |key: &str| sums.get(key).copied().unwrap_or_default();
     let (current, previous) = (period_totals(from, to, of("true")), period_totals(prev_from, prev_to, of("false")));
     Ok(warp::reply::json(&Summary { current, previous }).into_response())
@@ -373,7 +365,7 @@ async fn months(state: &State, scope: &Scope, first: NaiveDate, last: NaiveDate)
         .and(col("month").gt_eq(lit(month_of(first))))
         .and(col("month").lt_eq(lit(month_of(last))));
     let frame = state.tables.scoped(scope, "monthly_totals").await?.filter(within).map_err(|e| ApiError::unavailable(MONTHLY, &e))?;
-    Ok(month_flows(&grouped(frame, Some("month"), MONTHLY).await?, first, last))
+    Ok(month_flows(&grouped(frame, "month", MONTHLY).await?, first, last))
 }
 
 /// Months `first..=last` of per-month sums, zero for months without any.
@@ -450,7 +442,7 @@ fn category_name(id: &str, lang: Lang) -> (String, String) {
 }
 
 async fn category_totals(state: &State, scope: &Scope, from: NaiveDate, to: NaiveDate, lang: Lang) -> Result<Vec<CategoryTotal>, ApiError> {
-    Ok(by_category(grouped(frame(state, scope, from, to).await?, Some("category_id"), TABLE).await?, lang))
+    Ok(by_category(grouped(frame(state, scope, from, to).await?, "category_id", TABLE).await?, lang))
 }
 
 /// Category totals of per-category sums, most spending first.
@@ -503,7 +495,7 @@ pub(crate) async fn income_expense(principal: Principal, query: SeriesQuery, lan
         }
     };
     let scope = scope_of(&principal, &state, query.user_id).unwrap_or_else(nobody);
-    let by_day = grouped(frame(&state, &scope, from, to).await?, Some("day"), TABLE).await?;
+    let by_day = grouped(frame(&state, &scope, from, to).await?, "day", TABLE).await?;
     let mut points: BTreeMap<NaiveDate, SeriesPoint> = BTreeMap::new();
     let mut d = from;
     while d <= to {
