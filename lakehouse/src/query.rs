@@ -53,8 +53,9 @@ fn partitions_of(table: &DeltaTable, columns: &[&str]) -> Result<Partitions, Lak
 /// A scan of the version `table` holds, with partition values as plain
 /// columns: delta-rs wraps them in dictionaries by default, which makes
 /// DataFusion group by them (`GROUP BY month, …`) through its row-encoding
-/// fallback instead of its column-wise group values. The session reading it
-/// must know the table's object store (`update_datafusion_session`).
+/// fallback instead of its column-wise group values. Built without the log
+/// store, it needs the session to know the table's object store
+/// ([`LatestTable::current`] registers it).
 fn scan_of(table: &DeltaTable) -> Result<Arc<dyn TableProvider>, LakeError> {
     let snapshot = table.snapshot()?.snapshot().clone();
     Ok(Arc::new(DeltaScanNext::new(snapshot, DeltaScanConfig::new().with_wrap_partition_values(false))?))
@@ -89,8 +90,10 @@ impl LatestTable {
     }
 
     /// The provider of the latest version and its partition values,
-    /// reloading the log when the last reload is older than the refresh interval.
-    async fn current(&self) -> DfResult<(Arc<dyn TableProvider>, Arc<Partitions>)> {
+    /// reloading the log when the last reload is older than the refresh
+    /// interval. With `session`, the table's object store is registered in
+    /// it first (once per session; the SQL endpoint's are new per query).
+    async fn current(&self, session: Option<&dyn Session>) -> DfResult<(Arc<dyn TableProvider>, Arc<Partitions>)> {
         let external = |e: LakeError| DataFusionError::External(Box::new(e));
         let mut loaded = self.loaded.lock().await;
         if loaded.refreshed.elapsed() >= self.refresh {
@@ -101,6 +104,9 @@ impl LatestTable {
                 loaded.partitions = Arc::new(partitions_of(&loaded.table, self.partition_columns).map_err(external)?);
             }
             loaded.refreshed = Instant::now();
+        }
+        if let Some(session) = session {
+            loaded.table.update_datafusion_session(session).map_err(|e| external(e.into()))?;
         }
         Ok((Arc::clone(&loaded.provider), Arc::clone(&loaded.partitions)))
     }
@@ -129,10 +135,7 @@ impl TableProvider for LatestTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let provider = self.current().await?.0;
-        // Registered once per session; the SQL endpoint's contexts are new per query.
-        self.loaded.lock().await.table.update_datafusion_session(state).map_err(|e| DataFusionError::External(Box::new(e)))?;
-        provider.scan(state, projection, filters, limit).await
+        self.current(Some(state)).await?.0.scan(state, projection, filters, limit).await
     }
 }
 
@@ -238,7 +241,7 @@ impl LakeSession {
     /// query reads (for walking partitions in order, such as months).
     pub async fn partitions(&self, table: &str) -> Result<Arc<Partitions>, LakeError> {
         let latest = self.tables.get(table).ok_or_else(|| LakeError::Rows { table: "?", reason: format!("no table {table:?} in the catalogue") })?;
-        Ok(latest.current().await?.1)
+        Ok(latest.current(None).await?.1)
     }
 
     pub fn context(&self) -> &SessionContext {
