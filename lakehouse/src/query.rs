@@ -89,11 +89,11 @@ impl LatestTable {
         })
     }
 
-    /// The provider of the latest version and its partition values,
-    /// reloading the log when the last reload is older than the refresh
+    /// The provider of the latest version, its partition values and the
+    /// version's number, reloading the log when the last reload is older than the refresh
     /// interval. With `session`, the table's object store is registered in
     /// it first (once per session; the SQL endpoint's are new per query).
-    async fn current(&self, session: Option<&dyn Session>) -> DfResult<(Arc<dyn TableProvider>, Arc<Partitions>)> {
+    async fn current(&self, session: Option<&dyn Session>) -> DfResult<(Arc<dyn TableProvider>, Arc<Partitions>, Option<u64>)> {
         let external = |e: LakeError| DataFusionError::External(Box::new(e));
         let mut loaded = self.loaded.lock().await;
         if loaded.refreshed.elapsed() >= self.refresh {
@@ -108,7 +108,7 @@ impl LatestTable {
         if let Some(session) = session {
             loaded.table.update_datafusion_session(session).map_err(|e| external(e.into()))?;
         }
-        Ok((Arc::clone(&loaded.provider), Arc::clone(&loaded.partitions)))
+        Ok((Arc::clone(&loaded.provider), Arc::clone(&loaded.partitions), loaded.table.version()))
     }
 }
 
@@ -240,8 +240,17 @@ impl LakeSession {
     /// The values of `table`'s partition columns in the version the next
     /// query reads (for walking partitions in order, such as months).
     pub async fn partitions(&self, table: &str) -> Result<Arc<Partitions>, LakeError> {
-        let latest = self.tables.get(table).ok_or_else(|| LakeError::Rows { table: "?", reason: format!("no table {table:?} in the catalogue") })?;
-        Ok(latest.current(None).await?.1)
+        Ok(self.latest(table)?.current(None).await?.1)
+    }
+
+    /// The version of `table` the next query reads (for telling whether
+    /// something derived from it is still current).
+    pub async fn version(&self, table: &str) -> Result<Option<u64>, LakeError> {
+        Ok(self.latest(table)?.current(None).await?.2)
+    }
+
+    fn latest(&self, table: &str) -> Result<&LatestTable, LakeError> {
+        self.tables.get(table).map(|t| t.as_ref()).ok_or_else(|| LakeError::Rows { table: "?", reason: format!("no table {table:?} in the catalogue") })
     }
 
     pub fn context(&self) -> &SessionContext {

@@ -150,6 +150,10 @@ pub struct Config {
     pub pg_addr: Option<SocketAddr>,
     /// The serving layer reloads a table's Delta log at most this often.
     pub table_refresh_ms: u64,
+    /// The officers' partner list reads everyone's last 60 days of
+    /// `daily_totals` again, once the table has changed, at most this often
+    /// (its figures lag the table up to this long).
+    pub partners_refresh_ms: u64,
 
     /// Browser origins allowed to call the API (comma-separated, `*` for
     /// any); empty disables CORS.
@@ -342,6 +346,7 @@ impl Default for Config {
             job_http_addr: String::new(),
             pg_addr: None,
             table_refresh_ms: 100,
+            partners_refresh_ms: 10_000,
             cors_origins: String::new(),
             http_max_body_bytes: 64 * 1024,
             jwt_secret: Secret::default(),

@@ -5,6 +5,7 @@
 //! ([`error`]); every request passes through one server loop ([`observe`])
 //! that gives it an id, a span and its metrics.
 
+pub mod activity;
 pub mod api;
 pub mod audit;
 pub mod charts;
@@ -56,6 +57,7 @@ pub struct AppState {
     pub links: Links,
     pub segments: api::tiers::Segments,
     pub feed: events::Feed,
+    pub activity: activity::ActivityIndex,
 }
 
 pub type State = Arc<AppState>;
@@ -109,6 +111,7 @@ impl AppState {
             links: Links::open(&lake).await?,
             segments: api::tiers::Segments::open(&lake, Duration::from_millis(config.model_poll_ms)).await?,
             feed: events::Feed::new(config, tokio_util::sync::CancellationToken::new()),
+            activity: activity::ActivityIndex::new(Duration::from_millis(config.partners_refresh_ms)),
         }))
     }
 }

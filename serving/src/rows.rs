@@ -114,6 +114,11 @@ impl Tables {
         Ok(partitions.get(column).cloned().unwrap_or_default())
     }
 
+    /// The version of `table` the next query reads.
+    pub async fn version(&self, table: &str) -> Result<Option<u64>, ApiError> {
+        self.session.version(table).await.map_err(|e| ApiError::unavailable(table, &e))
+    }
+
     /// A fresh SQL context for one query of a principal with `scope` (the
     /// SQL endpoint): every table they may read is registered under its
     /// own name as a view of the lake table with the scope's filter under

@@ -21,7 +21,8 @@ fn i(v: &Value) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_figures_come_from_the_stream_aggregate_and_equal_the_transactions_with_broker() {
-    let api = Api::start_with("dashboard", &["enrich", "audit", "dlq"], |_| {}).await;
+    // The partner list reads the lake again at the first request after a change.
+    let api = Api::start_with("dashboard", &["enrich", "audit", "dlq"], |c| c.partners_refresh_ms = 0).await;
     let config = api.env.config.clone();
     let totals = start_job(&config, "daily-totals");
     let monthly = start_job(&config, "monthly-totals");
@@ -198,12 +199,12 @@ async fn dashboard_figures_come_from_the_stream_aggregate_and_equal_the_transact
     assert_eq!(r.status(), StatusCode::OK);
     let bytes = r.bytes().await.unwrap().to_vec();
     use calamine::{Reader, Xlsx};
-    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
-    assert_eq!(book.sheet_names(), ["Summary", "Categories"]);
-    let sheet = book.worksheet_range("Summary").unwrap();
+    let mut workbook: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    assert_eq!(workbook.sheet_names(), ["Summary", "Categories"]);
+    let sheet = workbook.worksheet_range("Summary").unwrap();
     assert_eq!(sheet.get_value((4, 0)).map(|v| v.to_string()), Some(month.clone()));
     assert_eq!(sheet.get_value((4, 1)).and_then(|v| calamine::DataType::as_f64(v)), Some(month_income as f64));
-    let categories = book.worksheet_range("Categories").unwrap();
+    let categories = workbook.worksheet_range("Categories").unwrap();
     assert!(categories.height() >= 2, "a row per category");
 
     // The officer's partner list: Sari with her activity and trend, then quiet Dewi; not Budi.
@@ -220,4 +221,22 @@ async fn dashboard_figures_come_from_the_stream_aggregate_and_equal_the_transact
     assert_eq!(i(&cards[0]["net_30d"]), recent, "{}", cards[0]);
     let (status, _) = api.get("/api/v1/dashboard/partners", &sari).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The list follows the lake: a sale booked now shows once the partners'
+    // activity has been read again (in the background, behind a request).
+    let totals = start_job(&config, "daily-totals");
+    book(&api, &sari, 1_000_000, "Jual bakso", "sales", 0).await;
+    wait_committed(&config, "daily-totals", &tables::DAILY_TOTALS, &[topics::TXN, topics::TXN_FEEDBACK], booked + 2).await;
+    totals.stop().await;
+    let started = std::time::Instant::now();
+    loop {
+        let (status, cards) = api.get("/api/v1/dashboard/partners", &officer).await;
+        assert_eq!(status, StatusCode::OK, "{cards}");
+        if i(&cards[0]["net_30d"]) == recent + 1_000_000 {
+            break;
+        }
+        assert_eq!(i(&cards[0]["net_30d"]), recent, "either the figure before the sale or after it: {}", cards[0]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the new sale never reached the partner list: {}", cards[0]);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

@@ -256,7 +256,7 @@ pub fn range(from: Option<&str>, to: Option<&str>, lang: Lang) -> Result<(NaiveD
     Ok((from, to))
 }
 
-fn date32(d: NaiveDate) -> Expr {
+pub(crate) fn date32(d: NaiveDate) -> Expr {
     let days = (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("the epoch")).num_days();
     lit(ScalarValue::Date32(Some(days as i32)))
 }
@@ -266,7 +266,7 @@ fn month_of(d: NaiveDate) -> String {
 }
 
 /// `daily_totals` of `scope` within `from..=to`, pruned to its months' partitions.
-async fn frame(state: &State, scope: &Scope, from: NaiveDate, to: NaiveDate) -> Result<DataFrame, ApiError> {
+pub(crate) async fn frame(state: &State, scope: &Scope, from: NaiveDate, to: NaiveDate) -> Result<DataFrame, ApiError> {
     let frame = state.tables.scoped(scope, "daily_totals").await?;
     let within = col("month")
         .gt_eq(lit(month_of(from)))
@@ -515,15 +515,6 @@ pub(crate) async fn income_expense(principal: Principal, query: SeriesQuery, lan
 }
 
 #[derive(Debug, Deserialize)]
-struct UserDay {
-    user_id: String,
-    day: NaiveDate,
-    income: Option<i64>,
-    expense: Option<i64>,
-    count: Option<i64>,
-}
-
-#[derive(Debug, Deserialize)]
 struct LastDay {
     user_id: String,
     last: Option<NaiveDate>,
@@ -538,7 +529,7 @@ fn tier_rank(t: Tier) -> u8 {
 }
 
 #[utoipa::path(get, path = "/api/v1/dashboard/partners", operation_id = "dashboard_partners", tag = "dashboard", security(("bearer" = [])),
-    responses((status = 200, description = "A field officer's partners (every partner for analysts and admins) with tier, its last change, cash-flow trend and last activity", body = [PartnerCard]),
+    responses((status = 200, description = "A field officer's partners (every partner for analysts and admins) with tier, its last change, cash-flow trend and last activity; the activity figures are read again at most every partners_refresh_ms once the lake changed, so they may lag it that long", body = [PartnerCard]),
         (status = 401, body = ErrorBody), (status = 403, description = "Not an officer, analyst or admin", body = ErrorBody)))]
 pub(crate) async fn partners(principal: Principal, state: State) -> Result<warp::reply::Response, Rejection> {
     principal.require(&[Role::Officer, Role::Analyst, Role::Admin])?;
@@ -550,27 +541,13 @@ pub(crate) async fn partners(principal: Principal, state: State) -> Result<warp:
         return Ok(warp::reply::json(&Vec::<PartnerCard>::new()).into_response());
     }
     let ids: Vec<String> = people.iter().map(|u| u.user_id.clone()).collect();
-    // Analysts and admins see everyone: no list of ids to filter by.
-    let scope = if principal.role == Role::Officer { Scope::Tenants(ids.clone()) } else { Scope::All };
-    let today = today();
-    let window_from = today - Duration::days(59);
-    let recent = frame(&state, &scope, window_from, today)
-        .await?
-        .aggregate(
-            vec![col("user_id"), col("day")],
-            money_sums(),
-        )
-        .map_err(|e| ApiError::unavailable(TABLE, &e))?;
-    let recent: Vec<UserDay> = collect_rows(recent, TABLE).await?;
-    // Last activity: within the window from the rows just read; only the
-    // partners quiet all window long cost a look further back.
-    let mut last: HashMap<String, Option<NaiveDate>> = HashMap::new();
-    for r in recent.iter().filter(|r| r.count.unwrap_or(0) > 0) {
-        let seen = last.entry(r.user_id.clone()).or_default();
-        *seen = (*seen).max(Some(r.day));
-    }
+    let activity = crate::activity::ActivityIndex::current(&state).await?;
+    // Last activity: the index has the 60 days up to today; only the
+    // partners quiet all that time cost a look further back.
+    let mut last: HashMap<String, Option<NaiveDate>> = ids.iter().filter_map(|id| Some((id.clone(), Some(activity.of(id).last?)))).collect();
     let quiet: Vec<String> = ids.iter().filter(|id| !last.contains_key(*id)).cloned().collect();
     if !quiet.is_empty() {
+        let window_from = activity.today - Duration::days(59);
         let before = state
             .tables
             .scoped(&Scope::Tenants(quiet), "daily_totals")
@@ -591,23 +568,12 @@ pub(crate) async fn partners(principal: Principal, state: State) -> Result<warp:
             }
         }
     }
-    let split = today - Duration::days(29);
-    let mut nets: HashMap<&str, (i64, i64)> = HashMap::new();
-    for r in &recent {
-        let net = r.income.unwrap_or(0) - r.expense.unwrap_or(0);
-        let e = nets.entry(r.user_id.as_str()).or_default();
-        if r.day >= split {
-            e.0 += net;
-        } else {
-            e.1 += net;
-        }
-    }
     let mut cards: Vec<PartnerCard> = people
         .iter()
         .map(|u| {
             let customer = customers.get(&u.user_id).cloned();
             let tier = customer.as_ref().and_then(|c| tiers.get(c));
-            let (net_30d, net_previous_30d) = nets.get(u.user_id.as_str()).copied().unwrap_or_default();
+            let crate::activity::Recent { net_30d, net_previous_30d, .. } = activity.of(&u.user_id);
             PartnerCard {
                 user_id: u.user_id.clone(),
                 name: u.display_name.clone(),
