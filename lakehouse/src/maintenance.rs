@@ -55,6 +55,18 @@ pub fn clustered_tables() -> impl Iterator<Item = &'static TableDef> {
 /// Rewrites every partition of `def` that has more than one file. Tables
 /// without `cluster_by` columns are left alone.
 pub async fn optimize(lake: &Lake, def: &'static TableDef) -> Result<Vec<PartitionReport>, LakeError> {
+    rewrite(lake, def, 2).await
+}
+
+/// Rewrites every partition of `def`, one of a single file too: for a table
+/// written in one go rather than by streaming (a partition written as one
+/// file is not clustered, and [`optimize`] leaves it so).
+pub async fn optimize_every_partition(lake: &Lake, def: &'static TableDef) -> Result<Vec<PartitionReport>, LakeError> {
+    rewrite(lake, def, 1).await
+}
+
+/// Rewrites the partitions of `def` that have `min_files` files or more.
+async fn rewrite(lake: &Lake, def: &'static TableDef, min_files: u64) -> Result<Vec<PartitionReport>, LakeError> {
     if def.cluster_by.is_empty() {
         return Ok(Vec::new());
     }
@@ -67,7 +79,7 @@ pub async fn optimize(lake: &Lake, def: &'static TableDef) -> Result<Vec<Partiti
         *files.entry(key).or_default() += 1;
     }
     let mut reports = Vec::new();
-    for (values, count) in files.into_iter().filter(|(_, n)| *n > 1) {
+    for (values, count) in files.into_iter().filter(|(_, n)| *n >= min_files) {
         let started = Instant::now();
         let filters: Vec<_> = def.partition_columns.iter().zip(&values).map(|(c, v)| (*c, FilterOp::Eq, FilterValue::Scalar(v.as_str()))).collect();
         let properties = WriterProperties::builder()
@@ -336,6 +348,30 @@ mod tests {
         }
         // A second run has nothing to do.
         assert!(optimize(&lake, &tables::TRANSACTIONS).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_partition_of_one_file_is_rewritten_only_when_every_partition_is_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::at(dir.path().to_str().unwrap()).unwrap();
+        // One commit of one month: one file, one row group, in the order written.
+        let settings = WriterSettings { max_rows: 100_000, max_latency: Duration::from_secs(60), checkpoint_interval: 100 };
+        let mut writer = ExactlyOnceWriter::<Transaction>::open(&lake, &tables::TRANSACTIONS, "enrich", settings).await.unwrap();
+        writer.restore(&[("raw".into(), 0)]).await.unwrap();
+        for offset in 0..20_000 {
+            writer.push(Some(txn(offset, 0)), "raw", 0, offset);
+        }
+        writer.flush().await.unwrap().unwrap();
+        assert!(optimize(&lake, &tables::TRANSACTIONS).await.unwrap().is_empty(), "one file: a streaming round leaves it");
+
+        let reports = optimize_every_partition(&lake, &tables::TRANSACTIONS).await.unwrap();
+        assert_eq!(reports.len(), 1, "{reports:?}");
+        assert_eq!((reports[0].files_before, reports[0].files_after), (1, 1));
+        let table = lake.open_or_create(&tables::TRANSACTIONS).await.unwrap();
+        let file = table.snapshot().unwrap().log_data().into_iter().next().unwrap();
+        let reader = SerializedFileReader::new(std::fs::File::open(dir.path().join("transactions").join(file.path().as_ref())).unwrap()).unwrap();
+        let groups: Vec<usize> = reader.metadata().row_groups().iter().map(|g| g.num_rows() as usize).collect();
+        assert!(groups.len() > 1 && groups.iter().all(|n| *n <= ROW_GROUP_ROWS), "row groups of at most {ROW_GROUP_ROWS}: {groups:?}");
     }
 
     #[tokio::test]
