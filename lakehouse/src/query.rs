@@ -14,8 +14,6 @@ use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result as DfResult};
-use datafusion::execution::cache::cache_manager::CacheManagerConfig;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -203,10 +201,6 @@ pub async fn for_each_string(table: &DeltaTable, name: &str, column: &str, mut f
 /// The longest `IN` list of [`LakeSession`] queries that still prunes by statistics.
 pub const MAX_IN_LIST: usize = 500;
 
-/// Parquet footers and page indexes kept in memory, shared by every query
-/// of a process (a month file of `transactions` holds about 2 MB of them).
-pub const METADATA_CACHE_BYTES: usize = 256 * 1024 * 1024;
-
 /// The DataFusion session of a process, with every catalogue table registered
 /// under its name.
 #[derive(Clone)]
@@ -218,10 +212,7 @@ pub struct LakeSession {
 impl LakeSession {
     /// Registers every table of the catalogue (creating missing ones).
     pub async fn open(lake: &Lake, refresh: Duration) -> Result<Self, LakeError> {
-        let runtime = RuntimeEnvBuilder::new()
-            .with_cache_manager(CacheManagerConfig::default().with_metadata_cache_limit(METADATA_CACHE_BYTES))
-            .build_arc()?;
-        let ctx = SessionContext::new_with_config_rt(Self::config(), runtime);
+        let ctx = SessionContext::new_with_config(Self::config());
         let mut latest = HashMap::new();
         for def in tables::ALL {
             let table = lake.open_or_create(def).await?;
@@ -260,16 +251,6 @@ impl LakeSession {
 
     fn latest(&self, table: &str) -> Result<&LatestTable, LakeError> {
         self.tables.get(table).map(|t| t.as_ref()).ok_or_else(|| LakeError::Rows { table: "?", reason: format!("no table {table:?} in the catalogue") })
-    }
-
-    /// Caches for another runtime over the lake (the SQL endpoint's, new
-    /// per query for its memory limit): this session's file metadata
-    /// cache, so a query does not read and decode every file's footer and
-    /// page index again.
-    pub fn shared_caches(&self) -> CacheManagerConfig {
-        CacheManagerConfig::default()
-            .with_file_metadata_cache(Some(self.ctx.runtime_env().cache_manager.get_file_metadata_cache()))
-            .with_metadata_cache_limit(METADATA_CACHE_BYTES)
     }
 
     pub fn context(&self) -> &SessionContext {

@@ -135,11 +135,7 @@ impl Tables {
         use datafusion::prelude::SessionContext;
         let fail = |e: &dyn std::fmt::Display| ApiError::unavailable("the SQL session", e);
         let config = arus_lakehouse::LakeSession::config().with_information_schema(true).with_default_catalog_and_schema("arus", "lake");
-        let runtime = RuntimeEnvBuilder::new()
-            .with_memory_limit(memory_bytes, 1.0)
-            .with_cache_manager(self.session.shared_caches())
-            .build_arc()
-            .map_err(|e| fail(&e))?;
+        let runtime = RuntimeEnvBuilder::new().with_memory_limit(memory_bytes, 1.0).build_arc().map_err(|e| fail(&e))?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         for def in arus_schemas::tables::ALL {
             if matches!(def.name, "users" | "refresh_tokens") {
