@@ -72,23 +72,20 @@ impl Activity {
         let from = today - chrono::Duration::days(59);
         let split = today - chrono::Duration::days(29);
         let unavailable = |e: datafusion::error::DataFusionError| ApiError::unavailable(TABLE, &e);
-        let net = col("income") - col("expense");
-        let in_window = |recent: bool, value: Expr| {
-            let day = if recent { col("day").gt_eq(date32(split)) } else { col("day").lt(date32(split)) };
-            when(day, value).otherwise(lit(0i64))
-        };
+        // A day's net where `days` holds, else nothing.
+        let net_where = |days: Expr| when(days, col("net")).otherwise(lit(0i64));
         // Per day first: a day is active when its transactions, summed over
         // categories, are more than none (a reversal takes one back).
         let frame = frame(state, &Scope::All, from, today)
             .await?
-            .aggregate(vec![col("user_id"), col("day")], vec![sum(net).alias("net"), sum(col("count")).alias("count")])
+            .aggregate(vec![col("user_id"), col("day")], vec![sum(col("income") - col("expense")).alias("net"), sum(col("count")).alias("count")])
             .and_then(|f| {
                 f.aggregate(
                     vec![col("user_id")],
                     vec![
                         max(when(col("count").gt(lit(0i64)), col("day")).end()?).alias("last"),
-                        sum(in_window(true, col("net"))?).alias("net_30d"),
-                        sum(in_window(false, col("net"))?).alias("net_previous_30d"),
+                        sum(net_where(col("day").gt_eq(date32(split)))?).alias("net_30d"),
+                        sum(net_where(col("day").lt(date32(split)))?).alias("net_previous_30d"),
                     ],
                 )
             })
