@@ -297,12 +297,19 @@ mod tests {
         assert_eq!(stored.last_offsets[&("raw".to_owned(), 0)], COMMITS * ROWS - 1);
     }
 
-    /// Three commits of `per_commit` transactions each, everyone's rows
-    /// interleaved, half this month and half 40 days ago (two partitions).
-    async fn interleaved(lake: &Lake, per_commit: i64) {
+    /// The `enrich` job's writer of `transactions`, from the start of `raw`
+    /// partition 0, committing only when flushed.
+    async fn enrich_writer(lake: &Lake) -> ExactlyOnceWriter<Transaction> {
         let settings = WriterSettings { max_rows: 100_000, max_latency: Duration::from_secs(60), checkpoint_interval: 100 };
         let mut writer = ExactlyOnceWriter::<Transaction>::open(lake, &tables::TRANSACTIONS, "enrich", settings).await.unwrap();
         writer.restore(&[("raw".into(), 0)]).await.unwrap();
+        writer
+    }
+
+    /// Three commits of `per_commit` transactions each, everyone's rows
+    /// interleaved, half this month and half 40 days ago (two partitions).
+    async fn interleaved(lake: &Lake, per_commit: i64) {
+        let mut writer = enrich_writer(lake).await;
         for offset in 0..3 * per_commit {
             writer.push(Some(txn(offset, if offset % 2 == 0 { 0 } else { 40 })), "raw", 0, offset);
             if offset % per_commit == per_commit - 1 {
@@ -355,9 +362,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::at(dir.path().to_str().unwrap()).unwrap();
         // One commit of one month: one file, one row group, in the order written.
-        let settings = WriterSettings { max_rows: 100_000, max_latency: Duration::from_secs(60), checkpoint_interval: 100 };
-        let mut writer = ExactlyOnceWriter::<Transaction>::open(&lake, &tables::TRANSACTIONS, "enrich", settings).await.unwrap();
-        writer.restore(&[("raw".into(), 0)]).await.unwrap();
+        let mut writer = enrich_writer(&lake).await;
         for offset in 0..20_000 {
             writer.push(Some(txn(offset, 0)), "raw", 0, offset);
         }
