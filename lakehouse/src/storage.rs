@@ -1,14 +1,18 @@
 //! Where the lake and the media live: a local directory, or S3 and the
 //! S3-compatible stores (MinIO, R2) through `s3://bucket/prefix` URIs.
 //!
-//! Delta commits on S3 are safe with several writers because each commit
-//! is a conditional put (`If-None-Match: *`) of the next log entry: a
-//! second writer of the same version is refused by the store and retries
-//! on the new version, as delta-rs does on a local file system. That is
-//! delta-rs's default for S3 since 0.22 (`aws_conditional_put = etag`);
-//! AWS S3, MinIO and R2 honour it, so no DynamoDB lock table is needed.
-//! arus sets it explicitly and refuses `AWS_S3_ALLOW_UNSAFE_RENAME`,
-//! which would let two writers overwrite each other's commit.
+//! Delta commits on S3 are safe with several writers because the store
+//! decides which writer gets a version. delta-rs writes a commit to a
+//! temporary object, then copies it to the next log entry's name with a
+//! multipart upload completed under `If-None-Match: *`
+//! (`aws_copy_if_not_exists = multipart`); plain puts that must not
+//! overwrite are conditional too (`aws_conditional_put = etag`). A second
+//! writer of the same version is refused by the store and retries on the
+//! new version, as delta-rs does on a local file system. AWS S3, MinIO and
+//! R2 honour both conditions, so no DynamoDB lock table is needed. These
+//! are delta-rs's defaults for S3; arus sets them explicitly and refuses
+//! `AWS_S3_ALLOW_UNSAFE_RENAME`, which would let two writers overwrite
+//! each other's commit.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Once};
@@ -33,7 +37,9 @@ pub fn storage_options(config: &Config) -> Result<HashMap<String, String>, LakeE
     }
     let mut options = HashMap::from([
         ("aws_region".to_owned(), config.s3_region.clone()),
-        // Every commit is a put-if-absent of the next log entry.
+        // A commit is a copy-if-absent to the next log entry; puts that
+        // must not overwrite are put-if-absent.
+        ("aws_copy_if_not_exists".to_owned(), "multipart".to_owned()),
         ("aws_conditional_put".to_owned(), "etag".to_owned()),
     ]);
     if !config.s3_endpoint.is_empty() {
@@ -115,6 +121,7 @@ mod tests {
         let mut config = Config { lake_uri: "s3://lake/arus".into(), s3_endpoint: "http://minio:9000/".into(), ..Config::default() };
         let options = storage_options(&config).unwrap();
         assert_eq!(options["aws_conditional_put"], "etag");
+        assert_eq!(options["aws_copy_if_not_exists"], "multipart");
         assert_eq!(options["aws_endpoint"], "http://minio:9000");
         assert_eq!(options["aws_allow_http"], "true");
         assert!(!options.contains_key("aws_access_key_id"));

@@ -16,7 +16,7 @@ use futures::TryStreamExt;
 
 use crate::common::free_port;
 
-/// A moto S3 server on loopback, stopped when dropped.
+/// A moto S3 server on loopback, one request at a time, stopped when dropped.
 pub(crate) struct S3 {
     pub(crate) endpoint: String,
     _child: tokio::process::Child,
@@ -24,11 +24,14 @@ pub(crate) struct S3 {
 
 impl S3 {
     pub(crate) async fn start() -> S3 {
-        let bin = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/moto_server"));
-        assert!(bin.exists(), "{} is missing: run `bash deploy/pytools.sh` (the test command does)", bin.display());
+        let python = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.tools/venv/bin/python"));
+        assert!(python.exists(), "{} is missing: run `bash deploy/pytools.sh` (the test command does)", python.display());
+        // moto behind a lock: its own server decides two concurrent
+        // conditional puts of one key non-atomically (see moto_s3.py).
+        let serial = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/moto_s3.py");
         let port = free_port();
-        let child = tokio::process::Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = tokio::process::Command::new(&python)
+            .args([serial, "127.0.0.1", &port.to_string()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
@@ -87,6 +90,13 @@ async fn concurrent_commits_on_s3_never_overwrite_each_other() {
     store.put_opts(&entry, "first".into(), create()).await.unwrap();
     let second = store.put_opts(&entry, "second".into(), create()).await;
     assert!(matches!(second, Err(arus_lakehouse::storage::object_store::Error::AlreadyExists { .. })), "{second:?}");
+    assert_eq!(store.get(&entry).await.unwrap().bytes().await.unwrap().as_ref(), b"first");
+    // delta-rs commits by copying a temporary object to the entry's name
+    // only if absent (a multipart upload completed under `If-None-Match`).
+    let tmp = prefix.clone().join("probe").join("tmp-commit");
+    store.put(&tmp, "second".into()).await.unwrap();
+    let copied = store.copy_if_not_exists(&tmp, &entry).await;
+    assert!(matches!(copied, Err(arus_lakehouse::storage::object_store::Error::AlreadyExists { .. })), "{copied:?}");
     assert_eq!(store.get(&entry).await.unwrap().bytes().await.unwrap().as_ref(), b"first");
 
     // Three writers, each with its own table handle, commit 8 times each
