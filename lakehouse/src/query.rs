@@ -23,9 +23,15 @@ use tokio::sync::Mutex;
 
 use crate::{Lake, LakeError};
 
+mod direct;
+use direct::Files;
+
 struct Loaded {
     table: DeltaTable,
     provider: Arc<dyn TableProvider>,
+    /// The loaded version's files, when a plain Parquet read of them is
+    /// the table (scans read them directly rather than through `provider`).
+    files: Option<Arc<Files>>,
     /// The values each partition column has in the loaded version.
     partitions: Arc<Partitions>,
     refreshed: Instant,
@@ -79,13 +85,15 @@ impl std::fmt::Debug for LatestTable {
 impl LatestTable {
     async fn new(def: &'static TableDef, table: DeltaTable, refresh: Duration) -> Result<Self, LakeError> {
         let provider = scan_of(&table)?;
+        let schema = provider.schema();
+        let files = Files::of(&table, Arc::clone(&schema), def.partition_columns)?.map(Arc::new);
         let partitions = Arc::new(partitions_of(&table, def.partition_columns)?);
         Ok(LatestTable {
             name: def.name,
             partition_columns: def.partition_columns,
-            schema: provider.schema(),
+            schema,
             refresh,
-            loaded: Mutex::new(Loaded { table, provider, partitions, refreshed: Instant::now() }),
+            loaded: Mutex::new(Loaded { table, provider, files, partitions, refreshed: Instant::now() }),
         })
     }
 
@@ -93,7 +101,7 @@ impl LatestTable {
     /// version's number, reloading the log when the last reload is older than the refresh
     /// interval. With `session`, the table's object store is registered in
     /// it first (once per session; the SQL endpoint's are new per query).
-    async fn current(&self, session: Option<&dyn Session>) -> DfResult<(Arc<dyn TableProvider>, Arc<Partitions>, Option<u64>)> {
+    async fn current(&self, session: Option<&dyn Session>) -> DfResult<Current> {
         let external = |e: LakeError| DataFusionError::External(Box::new(e));
         let mut loaded = self.loaded.lock().await;
         if loaded.refreshed.elapsed() >= self.refresh {
@@ -101,6 +109,7 @@ impl LatestTable {
             loaded.table.update_incremental(None).await.map_err(|e| external(e.into()))?;
             if loaded.table.version() != before {
                 loaded.provider = scan_of(&loaded.table).map_err(external)?;
+                loaded.files = Files::of(&loaded.table, Arc::clone(&self.schema), self.partition_columns).map_err(external)?.map(Arc::new);
                 loaded.partitions = Arc::new(partitions_of(&loaded.table, self.partition_columns).map_err(external)?);
             }
             loaded.refreshed = Instant::now();
@@ -108,8 +117,16 @@ impl LatestTable {
         if let Some(session) = session {
             loaded.table.update_datafusion_session(session).map_err(|e| external(e.into()))?;
         }
-        Ok((Arc::clone(&loaded.provider), Arc::clone(&loaded.partitions), loaded.table.version()))
+        Ok(Current { provider: Arc::clone(&loaded.provider), files: loaded.files.clone(), partitions: Arc::clone(&loaded.partitions), version: loaded.table.version() })
     }
+}
+
+/// What [`LatestTable::current`] found.
+struct Current {
+    provider: Arc<dyn TableProvider>,
+    files: Option<Arc<Files>>,
+    partitions: Arc<Partitions>,
+    version: Option<u64>,
 }
 
 #[async_trait]
@@ -135,7 +152,11 @@ impl TableProvider for LatestTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        self.current(Some(state)).await?.0.scan(state, projection, filters, limit).await
+        let current = self.current(Some(state)).await?;
+        match current.files {
+            Some(files) => files.scan(state, projection, filters, limit).await,
+            None => current.provider.scan(state, projection, filters, limit).await,
+        }
     }
 }
 
@@ -240,13 +261,13 @@ impl LakeSession {
     /// The values of `table`'s partition columns in the version the next
     /// query reads (for walking partitions in order, such as months).
     pub async fn partitions(&self, table: &str) -> Result<Arc<Partitions>, LakeError> {
-        Ok(self.latest(table)?.current(None).await?.1)
+        Ok(self.latest(table)?.current(None).await?.partitions)
     }
 
     /// The version of `table` the next query reads (for telling whether
     /// something derived from it is still current).
     pub async fn version(&self, table: &str) -> Result<Option<u64>, LakeError> {
-        Ok(self.latest(table)?.current(None).await?.2)
+        Ok(self.latest(table)?.current(None).await?.version)
     }
 
     fn latest(&self, table: &str) -> Result<&LatestTable, LakeError> {
