@@ -122,8 +122,14 @@ impl Files {
         }
         let table_schema = TableSchema::builder(Arc::clone(&self.file_schema)).with_table_partition_cols(self.partition_fields.clone()).build();
         let options = TableParquetOptions { global: state.config_options().execution.parquet.clone(), ..TableParquetOptions::default() };
-        let footers = IndexedFooters { inner: CachedParquetFileReaderFactory::new(Arc::clone(&self.store), runtime.cache_manager.get_file_metadata_cache()) };
-        let mut source = ParquetSource::new(table_schema).with_table_parquet_options(options).with_parquet_file_reader_factory(Arc::new(footers));
+        let footers = CachedParquetFileReaderFactory::new(Arc::clone(&self.store), runtime.cache_manager.get_file_metadata_cache());
+        let mut source = ParquetSource::new(table_schema).with_table_parquet_options(options);
+        source = if filters.is_empty() {
+            // Nothing to prune pages by: the footer alone.
+            source.with_parquet_file_reader_factory(Arc::new(footers))
+        } else {
+            source.with_parquet_file_reader_factory(Arc::new(IndexedFooters { inner: footers }))
+        };
         if let Some(filter) = conjunction(filters.iter().cloned()) {
             let scan_schema = DFSchema::try_from(Arc::new(Schema::new(self.file_schema.fields().iter().cloned().chain(self.partition_fields.iter().cloned()).collect::<Vec<_>>())))?;
             source = source.with_predicate(state.create_physical_expr(filter, &scan_schema)?);
