@@ -1,7 +1,9 @@
 //! One DataFusion session over every Delta table of the catalogue. Each
 //! table is registered through [`LatestTable`], which reloads the Delta log
 //! (at most every `refresh` interval) before planning a scan, so a query sees
-//! what jobs committed moments ago without re-registering anything.
+//! what jobs committed moments ago without re-registering anything. A
+//! table a plain Parquet read honours is scanned from the loaded version's
+//! file list ([`direct`]); others through delta-rs's scan.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;

@@ -130,8 +130,11 @@ impl Files {
         } else {
             source.with_parquet_file_reader_factory(Arc::new(IndexedFooters { inner: footers }))
         };
-        if let Some(filter) = conjunction(filters.iter().cloned()) {
-            let scan_schema = DFSchema::try_from(Arc::new(Schema::new(self.file_schema.fields().iter().cloned().chain(self.partition_fields.iter().cloned()).collect::<Vec<_>>())))?;
+        // The predicate only prunes (DataFusion filters what comes back),
+        // so a filter it cannot take is left to that.
+        let scan_schema = DFSchema::try_from(Arc::new(Schema::new(self.file_schema.fields().iter().cloned().chain(self.partition_fields.iter().cloned()).collect::<Vec<_>>())))?;
+        let usable = filters.iter().filter(|f| state.create_physical_expr((*f).clone(), &scan_schema).is_ok());
+        if let Some(filter) = conjunction(usable.cloned()) {
             source = source.with_predicate(state.create_physical_expr(filter, &scan_schema)?);
         }
         let groups = FileGroup::new(selected).split_files(state.config().target_partitions().max(1));
@@ -141,14 +144,14 @@ impl Files {
 
     /// The files whose partition values pass the filters that read only partition columns.
     fn prune(&self, state: &dyn Session, filters: &[Expr]) -> DfResult<Vec<PartitionedFile>> {
+        let schema = DFSchema::try_from(self.partition_values.schema())?;
         let on_partitions = filters.iter().filter(|f| {
             let columns = f.column_refs();
-            !columns.is_empty() && columns.iter().all(|c| self.partition_fields.iter().any(|p| p.name() == &c.name))
+            !columns.is_empty() && columns.iter().all(|c| self.partition_fields.iter().any(|p| p.name() == &c.name)) && state.create_physical_expr((*f).clone(), &schema).is_ok()
         });
         let Some(filter) = conjunction(on_partitions.cloned()) else {
             return Ok(self.files.clone());
         };
-        let schema = DFSchema::try_from(self.partition_values.schema())?;
         let keep = state.create_physical_expr(filter, &schema)?.evaluate(&self.partition_values)?.into_array(self.files.len())?;
         let keep = keep.as_boolean();
         Ok(self.files.iter().enumerate().filter(|(i, _)| keep.is_valid(*i) && keep.value(*i)).map(|(_, f)| f.clone()).collect())
