@@ -19,7 +19,7 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{FieldRef, Schema, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::config::TableParquetOptions;
-use datafusion::common::{DFSchema, Result as DfResult, ScalarValue};
+use datafusion::common::{DFSchema, DataFusionError, Result as DfResult, ScalarValue};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetFileReaderFactory, ParquetSource};
@@ -47,6 +47,8 @@ pub(super) struct Files {
     /// Columns stored in the files (the table's, less the partition columns).
     file_schema: SchemaRef,
     partition_fields: Vec<FieldRef>,
+    /// What a scan yields before projection: the files' columns, then the partitions'.
+    scan_schema: DFSchema,
     /// One row per file: its partition values, for pruning by them.
     partition_values: RecordBatch,
     files: Vec<PartitionedFile>,
@@ -91,8 +93,9 @@ impl Files {
             .map(|(values, field)| if values.is_empty() { Ok(arrow::array::new_empty_array(field.data_type())) } else { ScalarValue::iter_to_array(values) })
             .collect::<DfResult<Vec<ArrayRef>>>()?;
         let partition_values = RecordBatch::try_new_with_options(partition_schema, arrays, &arrow::array::RecordBatchOptions::new().with_row_count(Some(files.len())))?;
+        let scan_schema = DFSchema::try_from(Schema::new(file_schema.fields().iter().chain(&partition_fields).cloned().collect::<Vec<_>>()))?;
         let store_url = table.log_store().object_store_url();
-        Ok(Some(Files { schema, file_schema, partition_fields, partition_values, files, store_url, store: table.object_store() }))
+        Ok(Some(Files { schema, file_schema, partition_fields, scan_schema, partition_values, files, store_url, store: table.object_store() }))
     }
 
     /// The scan of the files `filters` may match: files pruned by their
@@ -103,15 +106,11 @@ impl Files {
             runtime.register_object_store(self.store_url.as_ref(), Arc::clone(&self.store));
         }
         let selected = self.prune(state, filters)?;
-        // The scan's columns are the files' then the partitions'; the
-        // table's order is asked for by index.
-        let scan_index = |i: usize| {
-            let name = self.schema.field(i).name();
-            self.file_schema.index_of(name).or_else(|_| self.partition_fields.iter().position(|f| f.name() == name).map(|p| self.file_schema.fields().len() + p).ok_or_else(|| arrow::error::ArrowError::SchemaError(format!("no column {name}"))))
-        };
+        // The table's order of columns is asked of the scan's by index.
+        let scan_index = |i: usize| self.scan_schema.index_of_column_by_name(None, self.schema.field(i).name()).ok_or_else(|| DataFusionError::Plan(format!("no column {}", self.schema.field(i).name())));
         let indices: Vec<usize> = match projection {
-            Some(p) => p.iter().map(|&i| scan_index(i)).collect::<Result<_, _>>()?,
-            None => (0..self.schema.fields().len()).map(scan_index).collect::<Result<_, _>>()?,
+            Some(p) => p.iter().map(|&i| scan_index(i)).collect::<DfResult<_>>()?,
+            None => (0..self.schema.fields().len()).map(scan_index).collect::<DfResult<_>>()?,
         };
         if selected.is_empty() {
             let schema = match projection {
@@ -132,10 +131,9 @@ impl Files {
         };
         // The predicate only prunes (DataFusion filters what comes back),
         // so a filter it cannot take is left to that.
-        let scan_schema = DFSchema::try_from(Arc::new(Schema::new(self.file_schema.fields().iter().cloned().chain(self.partition_fields.iter().cloned()).collect::<Vec<_>>())))?;
-        let usable = filters.iter().filter(|f| state.create_physical_expr((*f).clone(), &scan_schema).is_ok());
+        let usable = filters.iter().filter(|f| state.create_physical_expr((*f).clone(), &self.scan_schema).is_ok());
         if let Some(filter) = conjunction(usable.cloned()) {
-            source = source.with_predicate(state.create_physical_expr(filter, &scan_schema)?);
+            source = source.with_predicate(state.create_physical_expr(filter, &self.scan_schema)?);
         }
         let groups = FileGroup::new(selected).split_files(state.config().target_partitions().max(1));
         let config = FileScanConfigBuilder::new(self.store_url.clone(), Arc::new(source)).with_file_groups(groups).with_projection_indices(Some(indices))?.with_limit(limit).build();
