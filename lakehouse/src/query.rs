@@ -31,8 +31,8 @@ use direct::Files;
 struct Loaded {
     table: DeltaTable,
     provider: Arc<dyn TableProvider>,
-    /// The loaded version's files, when a plain Parquet read of them is
-    /// the table (scans read them directly rather than through `provider`).
+    /// The loaded version's files, when reading them as plain Parquet
+    /// reads the table right (scans then go to them, not to `provider`).
     files: Option<Arc<Files>>,
     /// The values each partition column has in the loaded version.
     partitions: Arc<Partitions>,
