@@ -225,6 +225,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_table_with_column_mapping_is_left_to_delta_rs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("_delta_log")).unwrap();
+        let field = r#"{"name":"a","type":"long","nullable":true,"metadata":{"delta.columnMapping.id":1,"delta.columnMapping.physicalName":"col-1"}}"#;
+        let metadata = serde_json::json!({"metaData": {
+            "id": "5c0f7a52-8a0e-4a56-9d8f-1d1c2b0e0a11", "format": {"provider": "parquet", "options": {}},
+            "schemaString": format!(r#"{{"type":"struct","fields":[{field}]}}"#), "partitionColumns": [],
+            "configuration": {"delta.columnMapping.mode": "name", "delta.columnMapping.maxColumnId": "1"}, "createdTime": 0}});
+        let log = format!("{}\n{metadata}\n", serde_json::json!({"protocol": {"minReaderVersion": 2, "minWriterVersion": 5}}));
+        std::fs::write(dir.path().join("_delta_log/00000000000000000000.json"), log).unwrap();
+        let url = url::Url::from_directory_path(dir.path()).unwrap();
+        let mut table = deltalake::DeltaTableBuilder::from_url(url).unwrap().build().unwrap();
+        table.load().await.unwrap();
+        let schema = scan_of(&table).unwrap().schema();
+        assert!(super::Files::of(&table, schema, &[]).unwrap().is_none(), "column mapping needs delta-rs's scan");
+    }
+
+    #[tokio::test]
     async fn the_files_read_directly_give_what_delta_rs_gives() {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::at(dir.path().to_str().unwrap()).unwrap();
