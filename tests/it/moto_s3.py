@@ -26,7 +26,12 @@ class Serial:
     def __call__(self, environ, start_response):
         with self.lock:
             # The body is read whole inside the lock: moto answers with bytes.
-            return list(self.app(environ, start_response))
+            result = self.app(environ, start_response)
+            try:
+                return list(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
 
 
 def main():

@@ -26,11 +26,11 @@ use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, Pa
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::Expr;
 use datafusion::parquet::arrow::arrow_reader::ArrowReaderOptions;
 use datafusion::parquet::arrow::async_reader::AsyncFileReader;
 use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
+use datafusion::physical_expr::conjunction_opt;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::physical_plan::ExecutionPlan;
@@ -131,9 +131,9 @@ impl Files {
         };
         // The predicate only prunes (DataFusion filters what comes back),
         // so a filter it cannot take is left to that.
-        let usable = filters.iter().filter(|f| state.create_physical_expr((*f).clone(), &self.scan_schema).is_ok());
-        if let Some(filter) = conjunction(usable.cloned()) {
-            source = source.with_predicate(state.create_physical_expr(filter, &self.scan_schema)?);
+        let usable = filters.iter().filter_map(|f| state.create_physical_expr(f.clone(), &self.scan_schema).ok());
+        if let Some(predicate) = conjunction_opt(usable) {
+            source = source.with_predicate(predicate);
         }
         let groups = FileGroup::new(selected).split_files(state.config().target_partitions().max(1));
         let config = FileScanConfigBuilder::new(self.store_url.clone(), Arc::new(source)).with_file_groups(groups).with_projection_indices(Some(indices))?.with_limit(limit).build();
@@ -143,14 +143,17 @@ impl Files {
     /// The files whose partition values pass the filters that read only partition columns.
     fn prune(&self, state: &dyn Session, filters: &[Expr]) -> DfResult<Vec<PartitionedFile>> {
         let schema = DFSchema::try_from(self.partition_values.schema())?;
-        let on_partitions = filters.iter().filter(|f| {
-            let columns = f.column_refs();
-            !columns.is_empty() && columns.iter().all(|c| self.partition_fields.iter().any(|p| p.name() == &c.name)) && state.create_physical_expr((*f).clone(), &schema).is_ok()
-        });
-        let Some(filter) = conjunction(on_partitions.cloned()) else {
+        let on_partitions = filters
+            .iter()
+            .filter(|f| {
+                let columns = f.column_refs();
+                !columns.is_empty() && columns.iter().all(|c| self.partition_fields.iter().any(|p| p.name() == &c.name))
+            })
+            .filter_map(|f| state.create_physical_expr(f.clone(), &schema).ok());
+        let Some(filter) = conjunction_opt(on_partitions) else {
             return Ok(self.files.clone());
         };
-        let keep = state.create_physical_expr(filter, &schema)?.evaluate(&self.partition_values)?.into_array(self.files.len())?;
+        let keep = filter.evaluate(&self.partition_values)?.into_array(self.files.len())?;
         let keep = keep.as_boolean();
         Ok(self.files.iter().enumerate().filter(|(i, _)| keep.is_valid(*i) && keep.value(*i)).map(|(_, f)| f.clone()).collect())
     }
